@@ -1,0 +1,59 @@
+# xueji — two commands for a new user: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_STUDENTS ?= 20000
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE ?= config.settings.dev
+
+.PHONY: demo test install lint typecheck migrations-check pytest pytest-pg serve bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python manage.py migrate --no-input -v 0
+	$(BIN)/python manage.py generate_demo --students $(DEMO_STUDENTS) --if-empty
+	@echo "xueji 演示系统：http://$(HOST):$(PORT)/  （API 文档：http://$(HOST):$(PORT)/api/docs ；Ctrl+C 退出）"
+	$(MAKE) --no-print-directory serve
+
+serve: $(STAMP)
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py db_worker --queue-name default >var/worker.log 2>&1 & \
+	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy config xueji bench
+
+migrations-check: $(STAMP)
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+
+pytest: $(STAMP)
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest
+
+pytest-pg: $(STAMP)
+	@if [ -n "$$XUEJI_TEST_DATABASE_URL" ]; then \
+		echo "== PostgreSQL: $$XUEJI_TEST_DATABASE_URL"; \
+		DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest -m "not e2e"; \
+	else echo "== XUEJI_TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
+
+test: lint typecheck migrations-check
+	env -u XUEJI_TEST_DATABASE_URL $(MAKE) --no-print-directory pytest
+	$(MAKE) --no-print-directory pytest-pg
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

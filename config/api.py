@@ -1,0 +1,32 @@
+"""The one NinjaAPI: /api/, OpenAPI document at /api/openapi.json, docs at /api/docs."""
+
+from django.http import HttpRequest
+from ninja import NinjaAPI
+
+from xueji.accounts.api import ApiTokenAuth, UnitSession
+from xueji.accounts.api import router as accounts_router
+from xueji.divisions.api import router as divisions_router
+from xueji.errors import DomainError
+from xueji.exchange.api import router as exchange_router
+from xueji.schools.api import router as schools_router
+from xueji.students.api import router as students_router
+
+api = NinjaAPI(
+    title="xueji 学籍管理 API",
+    version="1",
+    description="中小学生学籍管理系统接口。会话（页面登录）或 Bearer 令牌认证；超出管理范围的对象一律返回 404。",
+    auth=[ApiTokenAuth(), UnitSession()],
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, exc: DomainError):
+    return api.create_response(request, exc.as_dict(), status=exc.http_status)
+
+
+api.add_router("", accounts_router)
+api.add_router("", divisions_router)
+api.add_router("", schools_router)
+api.add_router("", students_router)
+api.add_router("", exchange_router)

@@ -1,0 +1,17 @@
+"""URL configuration: the pages, the one NinjaAPI under /api/, and health."""
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+
+from .api import api
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("api/", api.urls),
+    path("healthz", health, name="health"),
+    path("", include("xueji.web.urls")),
+]

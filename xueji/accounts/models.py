@@ -1,0 +1,124 @@
+"""Units (who an account belongs to), accounts, their roles, and API tokens."""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class UnitKind(models.TextChoices):
+    NATIONAL = "national", _("国家级")
+    PROVINCE = "province", _("省级")
+    CITY = "city", _("地市级")
+    COUNTY = "county", _("县区级")
+    SCHOOL = "school", _("学校")
+    # Art. 27: overseas Chinese schools and mainland-curriculum schools in HK/Macau,
+    # registered nationally but listed outside every province.
+    SEPARATE = "separate", _("单列管理")
+
+
+class Unit(models.Model):
+    """A division authority or a school: the owner of accounts and the root of a scope.
+
+    ``area_prefix`` is what the unit sees: '' (the nation), a 2/4/6-digit division-code
+    prefix (province/city/county), '99' for the separately listed schools, or the school's
+    own area code for a school unit (whose scope is narrowed to ``school_id``).
+    """
+
+    kind = models.CharField(_("类别"), max_length=16, choices=UnitKind.choices)
+    name = models.CharField(_("名称"), max_length=128)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    area_prefix = models.CharField(_("辖区代码前缀"), max_length=6, blank=True, default="")
+    division_code = models.CharField(_("行政区划代码"), max_length=6, blank=True, default="")
+    school = models.OneToOneField(
+        "schools.School", on_delete=models.PROTECT, null=True, blank=True, related_name="unit"
+    )
+
+    class Meta:
+        verbose_name = _("单位")
+        verbose_name_plural = _("单位")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "division_code"],
+                condition=models.Q(kind__in=["province", "city", "county"]),
+                name="unit_one_authority_per_division",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="school", school__isnull=False)
+                | (~models.Q(kind="school") & models.Q(school__isnull=True)),
+                name="unit_school_iff_school_kind",
+            ),
+        ]
+        indexes = [models.Index(fields=["area_prefix"], name="unit_area_prefix")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    """What an account may do inside its unit's scope (see accounts.rules for permissions)."""
+
+    CLERK = "clerk", _("学籍管理员")
+    REVIEWER = "reviewer", _("学籍审核员")
+    STATISTICIAN = "statistician", _("统计人员")
+    SYSTEM_ADMIN = "system_admin", _("系统管理员")
+    SECURITY_ADMIN = "security_admin", _("安全管理员")
+    AUDIT_ADMIN = "audit_admin", _("审计管理员")
+
+
+class User(AbstractUser):
+    """An account. Every account belongs to exactly one unit."""
+
+    unit = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, related_name="users", null=True, blank=True
+    )
+    full_name = models.CharField(_("姓名"), max_length=64, blank=True, default="")
+    phone = models.CharField(_("联系电话"), max_length=32, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("账号")
+        verbose_name_plural = _("账号")
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        cached = getattr(self, "_role_cache", None)
+        if cached is None:
+            cached = (
+                frozenset(self.role_grants.values_list("role", flat=True))
+                if self.pk
+                else frozenset()
+            )
+            self._role_cache = cached
+        return cached
+
+
+class RoleGrant(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_grants")
+    role = models.CharField(_("角色"), max_length=32, choices=Role.choices)
+    granted_at = models.DateTimeField(_("授予时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("角色授予")
+        verbose_name_plural = _("角色授予")
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="role_grant_unique")]
+
+
+class ApiToken(models.Model):
+    """A machine token for API clients. Only a hash is stored; the secret is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("名称"), max_length=64)
+    prefix = models.CharField(_("前缀"), max_length=12, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("到期时间"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"

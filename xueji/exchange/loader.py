@@ -1,0 +1,299 @@
+"""The set-based load path: stage rows, then merge them into the registry with SQL.
+
+Rows are validated in Python, then streamed into a temporary staging table — ``COPY`` on
+PostgreSQL, ``executemany`` on SQLite — and moved into the registry tables with a handful
+of ``INSERT … SELECT`` statements inside one transaction. No per-row ORM calls.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+from django.db import connection, transaction
+
+from xueji.audit import context as audit_context
+
+# (column, PostgreSQL type, SQLite type) of the staging table.
+STAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("row_no", "integer", "integer"),
+    ("number", "varchar(19)", "text"),
+    ("number_kind", "varchar(1)", "text"),
+    ("name", "varchar(64)", "text"),
+    ("former_name", "varchar(64)", "text"),
+    ("name_pinyin", "varchar(128)", "text"),
+    ("name_key", "varchar(128)", "text"),
+    ("sex", "varchar(1)", "text"),
+    ("birth_date", "date", "text"),
+    ("birthplace_code", "varchar(6)", "text"),
+    ("native_place_code", "varchar(6)", "text"),
+    ("ethnicity", "varchar(2)", "text"),
+    ("nationality", "varchar(3)", "text"),
+    ("id_type", "varchar(1)", "text"),
+    ("id_number", "varchar(255)", "text"),
+    ("id_key", "varchar(64)", "text"),
+    ("id_valid_until", "date", "text"),
+    ("hmt_code", "varchar(2)", "text"),
+    ("household_place_code", "varchar(6)", "text"),
+    ("household_type", "varchar(1)", "text"),
+    ("health", "varchar(2)", "text"),
+    ("school_id", "bigint", "integer"),
+    ("area_code", "varchar(6)", "text"),
+    ("province_code", "varchar(2)", "text"),
+    ("stage", "varchar(1)", "text"),
+    ("grade", "varchar(2)", "text"),
+    ("class_name", "varchar(32)", "text"),
+    ("entry_date", "date", "text"),
+    ("entry_mode", "varchar(1)", "text"),
+    ("attendance", "varchar(1)", "text"),
+    ("g_name", "varchar(64)", "text"),
+    ("g_relation", "varchar(2)", "text"),
+    ("g_id_type", "varchar(1)", "text"),
+    ("g_id_number", "varchar(255)", "text"),
+    ("g_id_key", "varchar(64)", "text"),
+    ("g_phone", "varchar(32)", "text"),
+    ("non_basic", "jsonb", "text"),
+)
+STAGE_NAMES = tuple(c[0] for c in STAGE_COLUMNS)
+_STUDENT_COPY = (
+    "number",
+    "number_kind",
+    "name",
+    "former_name",
+    "name_pinyin",
+    "name_key",
+    "sex",
+    "birth_date",
+    "birthplace_code",
+    "native_place_code",
+    "ethnicity",
+    "nationality",
+    "id_type",
+    "id_number",
+    "id_key",
+    "id_valid_until",
+    "hmt_code",
+    "household_place_code",
+    "household_type",
+    "health",
+)
+
+
+def _is_pg() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def adapt_date(value: date | None):
+    return None if value is None else connection.ops.adapt_datefield_value(value)
+
+
+def adapt_datetime(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+class StudentStage:
+    """A temporary staging table for one load, on the current connection."""
+
+    def __init__(self, tag: str) -> None:
+        self.table = f"xueji_stage_{tag}"
+        pg = _is_pg()
+        columns = ", ".join(
+            f"{name} {pg_type if pg else lite}" for name, pg_type, lite in STAGE_COLUMNS
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+            cursor.execute(f"CREATE TEMPORARY TABLE {self.table} ({columns})")
+        self.count = 0
+
+    def add(self, rows: Sequence[tuple]) -> None:
+        """Append rows (tuples in ``STAGE_NAMES`` order, dates already adapted)."""
+        if not rows:
+            return
+        with connection.cursor() as cursor:
+            if _is_pg():
+                with cursor.cursor.copy(
+                    f"COPY {self.table} ({', '.join(STAGE_NAMES)}) FROM STDIN"
+                ) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join(["%s"] * len(STAGE_NAMES))
+                with transaction.atomic():
+                    cursor.executemany(f"INSERT INTO {self.table} VALUES ({marks})", rows)
+        self.count += len(rows)
+
+    def index(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE INDEX {self.table}_number ON {self.table} (number)")
+            if _is_pg():
+                cursor.execute(f"ANALYZE {self.table}")
+
+    def drop(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+    def merge(
+        self,
+        *,
+        actor,
+        now: datetime,
+        batch: str,
+        schema_id: int,
+        event_kind: str,
+        audit_action: str,
+        audit_summary: str,
+    ) -> int:
+        """Insert every staged row into the registry. Must run inside ``transaction.atomic``.
+
+        Student → number history → status record → first history event → guardian →
+        non-basic data → one audit event per student. Returns the number of students.
+        """
+        if not connection.in_atomic_block:
+            raise RuntimeError("merge must run inside a transaction")
+        pg = _is_pg()
+        stamp = adapt_datetime(now)
+        actor_id = getattr(actor, "pk", None)
+        actor_name = getattr(actor, "username", "") or ""
+        unit_id = getattr(actor, "unit_id", None)
+        origin = audit_context.current()
+        jsonb = "CAST(%s AS jsonb)" if pg else "%s"
+        inet = "CAST(%s AS inet)" if pg else "%s"
+        text = "varchar" if pg else "TEXT"
+        false = "false" if pg else "0"
+        t = self.table
+        cols = ", ".join(_STUDENT_COPY)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO students_student ({cols}, frozen, created_at, updated_at) "
+                f"SELECT {cols}, {false}, %s, %s FROM {t} ORDER BY row_no",
+                [stamp, stamp],
+            )
+            inserted = cursor.rowcount
+            cursor.execute(
+                f"INSERT INTO students_studentnumber (number, student_id, kind, issued_at, reason) "
+                f"SELECT st.number, s.id, st.number_kind, %s, '' FROM {t} st "
+                f"JOIN students_student s ON s.number = st.number",
+                [stamp],
+            )
+            cursor.execute(
+                "INSERT INTO enrolment_statusrecord (student_id, school_id, area_code, province_code, "
+                "stage, grade, class_name, state, entry_date, entry_mode, attendance, programme, "
+                "registered_at, updated_at) "
+                f"SELECT s.id, st.school_id, st.area_code, st.province_code, st.stage, st.grade, "
+                f"st.class_name, 'enrolled', st.entry_date, st.entry_mode, st.attendance, 'general', %s, %s "
+                f"FROM {t} st JOIN students_student s ON s.number = st.number",
+                [stamp, stamp],
+            )
+            cursor.execute(
+                "INSERT INTO enrolment_statusevent (record_id, kind, occurred_at, effective_date, "
+                "actor_id, actor_username, from_state, to_state, school_id, stage, grade, class_name, "
+                "reason, batch) "
+                f"SELECT s.id, %s, %s, st.entry_date, %s, %s, '', 'enrolled', st.school_id, st.stage, "
+                f"st.grade, st.class_name, '', %s FROM {t} st JOIN students_student s ON s.number = st.number",
+                [event_kind, stamp, actor_id, actor_name, batch],
+            )
+            cursor.execute(
+                "INSERT INTO students_guardian (student_id, relation, name, id_type, id_number, id_key, "
+                "phone, is_guardian) "
+                f"SELECT s.id, st.g_relation, st.g_name, st.g_id_type, st.g_id_number, st.g_id_key, "
+                f"st.g_phone, {'true' if pg else '1'} FROM {t} st "
+                f"JOIN students_student s ON s.number = st.number WHERE st.g_name <> ''",
+            )
+            cursor.execute(
+                "INSERT INTO students_nonbasicinfo (student_id, schema_id, data, updated_at) "
+                f"SELECT s.id, %s, st.non_basic, %s FROM {t} st JOIN students_student s ON s.number = st.number",
+                [schema_id, stamp],
+            )
+            cursor.execute(
+                "INSERT INTO audit_auditevent (at, actor_id, actor_username, unit_id, action, "
+                "object_type, object_id, summary, detail, ip, user_agent, channel, request_id) "
+                f"SELECT %s, %s, %s, %s, %s, 'student', CAST(s.id AS {text}), %s || st.number, "
+                f"{jsonb}, {inet}, %s, %s, %s FROM {t} st JOIN students_student s ON s.number = st.number",
+                [
+                    stamp,
+                    actor_id,
+                    actor_name,
+                    unit_id,
+                    audit_action,
+                    audit_summary,
+                    json.dumps({"batch": batch}),
+                    origin.ip,
+                    origin.user_agent,
+                    origin.channel,
+                    origin.request_id,
+                ],
+            )
+        return inserted
+
+
+def stage_row(
+    *,
+    row_no: int,
+    number: str,
+    number_kind: str,
+    clean,
+    id_number_stored: str,
+    id_key: str | None,
+    school_id: int,
+    area_code: str,
+    province_code: str,
+    guardian: tuple[str, str, str, str, str | None, str] | None,
+) -> tuple:
+    """One staging tuple from a ``CleanRegistration`` (see ``STAGE_NAMES``)."""
+    g_name, g_relation, g_id_type, g_id_number, g_id_key, g_phone = guardian or (
+        "",
+        "",
+        "",
+        "",
+        None,
+        "",
+    )
+    return (
+        row_no,
+        number,
+        number_kind,
+        clean.name,
+        clean.former_name,
+        clean.name_pinyin,
+        clean.name_key,
+        clean.sex,
+        adapt_date(clean.birth_date),
+        clean.birthplace_code,
+        clean.native_place_code,
+        clean.ethnicity,
+        clean.nationality,
+        clean.id_type,
+        id_number_stored,
+        id_key,
+        adapt_date(clean.id_valid_until),
+        clean.hmt_code,
+        clean.household_place_code,
+        clean.household_type,
+        clean.health,
+        school_id,
+        area_code,
+        province_code,
+        clean.stage,
+        clean.grade,
+        clean.class_name,
+        adapt_date(clean.entry_date),
+        clean.entry_mode,
+        clean.attendance,
+        g_name,
+        g_relation,
+        g_id_type,
+        g_id_number,
+        g_id_key,
+        g_phone,
+        json.dumps(clean.non_basic, ensure_ascii=False),
+    )
+
+
+def iter_chunks(items: Iterable, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

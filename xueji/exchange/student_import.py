@@ -1,0 +1,381 @@
+"""The bulk student import: read → validate → duplicate check → number → stage → merge.
+
+Every row is checked with the same ``clean_registration`` as the registration form. The
+duplicate check runs inside the file (same ID, same person) and against the registry
+(same ID anywhere in any state; same name pinyin, birth date and sex). Rows already on the
+roll of the same school are skipped, so importing a file twice creates nothing new.
+
+In ``all_or_nothing`` mode a single bad row leaves the registry untouched; in
+``valid_rows`` mode the good rows are loaded and the bad ones reported. Either way the
+load is one transaction: nothing half-written remains.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from xueji import clock
+from xueji.accounts.scope import scope_for
+from xueji.audit.services import audit_record
+from xueji.enrolment.rules import ON_ROLL, EventKind
+from xueji.errors import FieldError
+from xueji.schools.models import School
+from xueji.schools.rules import SchoolState, SchoolType, grade_allowed
+from xueji.students import identity
+from xueji.students.models import NumberKind, Student
+from xueji.students.numbering import NumberIssuer, kind_for
+from xueji.students.services import schema_for_province
+from xueji.students.validation import CleanRegistration, CodeBook, clean_registration
+
+from .columns import STUDENT_COLUMNS, label_of
+from .loader import StudentStage, iter_chunks, stage_row
+from .readers import ImportFileError, open_import_file
+
+logger = logging.getLogger(__name__)
+MAX_STORED_ERRORS = 100_000
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    value: str
+    code: str
+    message: str
+
+
+@dataclass
+class ImportOutcome:
+    total_rows: int = 0
+    processed_rows: int = 0
+    created: int = 0
+    skipped: int = 0
+    error_rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    rejected: bool = False
+    file_error: str = ""
+    batch: str = ""
+
+
+Progress = Callable[[ImportOutcome], None]
+
+
+@dataclass
+class _SchoolFacts:
+    id: int
+    area_code: str
+    province_code: str
+    school_type: str
+    state: str
+    name: str
+
+
+class StudentImport:
+    def __init__(self, *, actor, mode: str, batch: str, progress: Progress | None = None) -> None:
+        self.actor = actor
+        self.mode = mode
+        self.batch = batch
+        self.progress = progress
+        self.book = CodeBook.load()
+        self.today = clock.today()
+        self.scope = scope_for(actor)
+        self.schools: dict[str, _SchoolFacts | None] = {}
+        self.seen_keys: dict[str, int] = {}
+        self.seen_people: dict[tuple, int] = {}
+        self.issuer = NumberIssuer()
+        self.outcome = ImportOutcome(batch=batch)
+        self.chunk_rows = settings.XUEJI["IMPORT_CHUNK_ROWS"]
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _error(self, row: int, key: str, value, code: str, message: str) -> None:
+        if len(self.outcome.errors) < MAX_STORED_ERRORS:
+            self.outcome.errors.append(
+                RowError(
+                    row,
+                    label_of(STUDENT_COLUMNS, key),
+                    "" if value is None else str(value)[:255],
+                    code,
+                    str(message),
+                )
+            )
+
+    def _load_schools(self, codes: set[str]) -> None:
+        wanted = [c for c in codes if c and c not in self.schools]
+        if not wanted:
+            return
+        visible = School.objects.filter(
+            self.scope.q(area_field="area_code", school_field="pk"), code__in=wanted
+        )
+        for s in visible.only(
+            "id", "code", "area_code", "province_code", "school_type", "state", "name"
+        ):
+            self.schools[s.code] = _SchoolFacts(
+                s.pk, s.area_code, s.province_code, s.school_type, s.state, s.name
+            )
+        for code in wanted:
+            self.schools.setdefault(code, None)
+
+    # -- the pipeline -------------------------------------------------------------------
+
+    def run(self, path: Path, file_name: str) -> ImportOutcome:
+        try:
+            opened = open_import_file(path, file_name, STUDENT_COLUMNS)
+        except ImportFileError as exc:
+            return self._reject_file(exc)
+        self.outcome.total_rows = opened.total_rows
+        stage = StudentStage(self.batch.replace("-", "")[:24])
+        try:
+            try:
+                for chunk in iter_chunks(opened.rows, self.chunk_rows):
+                    stage.add(self._process_chunk(chunk))
+                    self.outcome.processed_rows += len(chunk)
+                    if self.progress:
+                        self.progress(self.outcome)
+            except ImportFileError as exc:
+                return self._reject_file(exc)
+            self.outcome.total_rows = self.outcome.processed_rows
+            if self.outcome.error_rows and self.mode == "all_or_nothing":
+                self.outcome.rejected = True
+                return self.outcome
+            if stage.count:
+                stage.index()
+                self._merge(stage)
+        finally:
+            stage.drop()
+        return self.outcome
+
+    def _reject_file(self, exc: ImportFileError) -> ImportOutcome:
+        self.outcome.rejected = True
+        self.outcome.file_error = exc.message
+        self.outcome.errors.append(RowError(0, _("文件"), "", exc.code, exc.message))
+        return self.outcome
+
+    def _merge(self, stage: StudentStage) -> None:
+        schema = schema_for_province("")
+        try:
+            with transaction.atomic():
+                created = stage.merge(
+                    actor=self.actor,
+                    now=clock.now(),
+                    batch=self.batch,
+                    schema_id=schema.pk,
+                    event_kind=EventKind.IMPORT,
+                    audit_action="student.import",
+                    audit_summary="批量导入注册 ",
+                )
+                audit_record(
+                    actor=self.actor,
+                    action="import.students",
+                    object_type="import_job",
+                    object_id=self.batch,
+                    summary=f"批量导入学生 {created} 人",
+                    detail={
+                        "created": created,
+                        "skipped": self.outcome.skipped,
+                        "error_rows": self.outcome.error_rows,
+                    },
+                )
+        except IntegrityError as exc:
+            # A clerk registered one of these students while the file was being checked.
+            logger.warning("import %s lost a race: %s", self.batch, exc)
+            self.outcome.rejected = True
+            self.outcome.file_error = _(
+                "导入期间有学生被他人注册，本次导入未写入任何数据，请重新导入。"
+            )
+            self.outcome.errors.append(
+                RowError(0, _("文件"), "", "import.race", self.outcome.file_error)
+            )
+            return
+        self.outcome.created = created
+
+    def _process_chunk(self, chunk: list[tuple[int, dict]]) -> list[tuple]:
+        cleaned: list[tuple[int, CleanRegistration]] = []
+        for row_no, data in chunk:
+            clean, errors = clean_registration(data, book=self.book, today=self.today)
+            if errors:
+                self._row_failed(row_no, errors, data)
+            else:
+                cleaned.append((row_no, clean))
+        self._load_schools({c.school_code for _, c in cleaned})
+
+        accepted: list[tuple[int, CleanRegistration, _SchoolFacts, str | None]] = []
+        for row_no, clean in cleaned:
+            school = self.schools.get(clean.school_code)
+            if school is None:
+                self._fail(
+                    row_no,
+                    "school_code",
+                    clean.school_code,
+                    "school.unknown",
+                    _("学校标识码不存在或不在您的管理范围内"),
+                )
+                continue
+            if school.state != SchoolState.OPEN:
+                self._fail(
+                    row_no,
+                    "school_code",
+                    clean.school_code,
+                    "school.closed",
+                    _("该学校已撤销或合并，不能注册新生"),
+                )
+                continue
+            if not grade_allowed(school.school_type, clean.grade):
+                self._fail(
+                    row_no,
+                    "grade",
+                    clean.grade,
+                    "grade.not_offered",
+                    _("%(school)s（%(type)s）不开设该年级")
+                    % {"school": school.name, "type": SchoolType(school.school_type).label},
+                )
+                continue
+            key = identity.blind_index(clean.id_type, clean.id_number) if clean.id_number else None
+            if key is not None:
+                first = self.seen_keys.get(key)
+                if first is not None:
+                    self._fail(
+                        row_no,
+                        "id_number",
+                        clean.id_number,
+                        "file.duplicate_id",
+                        _("与本文件第 %d 行的身份证件号重复") % first,
+                    )
+                    continue
+                self.seen_keys[key] = row_no
+            else:
+                person = (clean.name, clean.birth_date, clean.sex, school.id)
+                first = self.seen_people.get(person)
+                if first is not None:
+                    self._fail(
+                        row_no,
+                        "name",
+                        clean.name,
+                        "file.duplicate_person",
+                        _("与本文件第 %d 行姓名、性别、出生日期和学校均相同") % first,
+                    )
+                    continue
+                self.seen_people[person] = row_no
+            accepted.append((row_no, clean, school, key))
+
+        by_key, by_person = self._registry_matches(accepted)
+        staged: list[tuple] = []
+        pending: list[tuple[int, CleanRegistration, _SchoolFacts, str | None, str]] = []
+        for row_no, clean, school, key in accepted:
+            if key is not None and key in by_key:
+                number, school_id, state = by_key[key]
+                if school_id == school.id and state in ON_ROLL:
+                    self.outcome.skipped += 1
+                else:
+                    self._fail(
+                        row_no,
+                        "id_number",
+                        clean.id_number,
+                        "student.duplicate_id",
+                        _(
+                            "该身份证件号已有学籍（学籍号 %s），一人只能有一个学籍；转学请走转学流程，返校请逐个注册以恢复原学籍"
+                        )
+                        % number,
+                    )
+                continue
+            matches = by_person.get((clean.name_key, clean.birth_date, clean.sex), [])
+            if key is None and any(m[0] == clean.name and m[2] == school.id for m in matches):
+                self.outcome.skipped += 1
+                continue
+            suspects = [m for m in matches if key is None or m[3] != key]
+            if suspects:
+                name, number, _school_id, _key = suspects[0]
+                self._fail(
+                    row_no,
+                    "name",
+                    clean.name,
+                    "student.possible_duplicate",
+                    _(
+                        "疑似重复学籍：与学籍号 %(number)s（%(name)s）姓名拼音、性别、出生日期相同；请核实后逐个注册"
+                    )
+                    % {"number": number, "name": name},
+                )
+                continue
+            kind = kind_for(
+                id_type=clean.id_type, id_number=clean.id_number, nationality=clean.nationality
+            )
+            pending.append((row_no, clean, school, key, kind))
+
+        self.issuer.prime(
+            f"J{s.area_code}{c.birth_date:%Y%m%d}" for _, c, s, _, k in pending if k == NumberKind.J
+        )
+        l_rows = [(s.area_code, c.birth_date) for _, c, s, _, k in pending if k == NumberKind.L]
+        l_numbers = iter(self.issuer.issue_l_many(l_rows)) if l_rows else iter(())
+        for row_no, clean, school, key, kind in pending:
+            if kind == NumberKind.L:
+                number = next(l_numbers)
+            else:
+                number = self.issuer.issue(
+                    kind=kind,
+                    id_number=clean.id_number,
+                    division_code=school.area_code,
+                    birth_date=clean.birth_date,
+                )
+            guardian = None
+            if clean.guardians:
+                g = clean.guardians[0]
+                guardian = (
+                    g.name,
+                    g.relation,
+                    g.id_type,
+                    identity.stored_value(g.id_type, g.id_number),
+                    identity.blind_index(g.id_type, g.id_number) if g.id_number else None,
+                    g.phone,
+                )
+            staged.append(
+                stage_row(
+                    row_no=row_no,
+                    number=number,
+                    number_kind=kind,
+                    clean=clean,
+                    id_number_stored=identity.stored_value(clean.id_type, clean.id_number),
+                    id_key=key,
+                    school_id=school.id,
+                    area_code=school.area_code,
+                    province_code=school.province_code,
+                    guardian=guardian,
+                )
+            )
+        return staged
+
+    def _registry_matches(self, accepted):
+        keys = [k for _, _, _, k in accepted if k]
+        by_key: dict[str, tuple[str, int | None, str | None]] = {}
+        for part in iter_chunks(keys, 900):
+            for id_key, number, school_id, state in Student.objects.filter(
+                id_key__in=part
+            ).values_list("id_key", "number", "record__school_id", "record__state"):
+                by_key[id_key] = (number, school_id, state)
+        by_person: dict[tuple, list[tuple]] = {}
+        blocks = {(c.name_key, c.birth_date, c.sex) for _, c, _, _ in accepted}
+        for part in iter_chunks(sorted(blocks, key=str), 300):
+            condition = Q()
+            for name_key, birth_date, sex in part:
+                condition |= Q(birth_date=birth_date, sex=sex, name_key=name_key)
+            for row in Student.objects.filter(condition).values_list(
+                "name_key", "birth_date", "sex", "name", "number", "record__school_id", "id_key"
+            ):
+                by_person.setdefault((row[0], row[1], row[2]), []).append(
+                    (row[3], row[4], row[5], row[6])
+                )
+        return by_key, by_person
+
+    def _fail(self, row_no: int, key: str, value, code: str, message: str) -> None:
+        self.outcome.error_rows += 1
+        self._error(row_no, key, value, code, message)
+
+    def _row_failed(self, row_no: int, errors: list[FieldError], data: dict) -> None:
+        self.outcome.error_rows += 1
+        for e in errors:
+            self._error(row_no, e.field, e.value or data.get(e.field, ""), e.code, e.message)

@@ -1,0 +1,200 @@
+"""Students over the API. Bodies parse, call one selector or service, and shape output."""
+
+from dataclasses import asdict
+from datetime import date
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+
+from xueji.accounts.permissions import require_permission
+from xueji.accounts.rules import Permission
+from xueji.enrolment.models import StatusEvent
+
+from . import identity, selectors, services
+from .models import Student
+from .schemas import (
+    AsOfOut,
+    EventOut,
+    RegisterIn,
+    RegisterOut,
+    RegistrationIn,
+    StudentDetailOut,
+    StudentPage,
+    ValidationOut,
+)
+
+router = Router(tags=["学生"])
+
+
+class StudentQuery(Schema):
+    q: str = ""
+    school_id: int | None = None
+    grade: str = ""
+    class_name: str = ""
+    state: str = ""
+    after: int | None = None
+    limit: int = 50
+
+
+def row_of(student: Student) -> dict:
+    record = student.record
+    return {
+        "id": student.pk,
+        "number": student.number,
+        "number_kind": student.number_kind,
+        "name": student.name,
+        "sex": student.sex,
+        "birth_date": student.birth_date,
+        "id_type": student.id_type,
+        "id_number_masked": identity.masked_id(student),
+        "school_id": record.school_id,
+        "school_name": record.school.name,
+        "stage": record.stage,
+        "grade": record.grade,
+        "class_name": record.class_name,
+        "state": record.state,
+    }
+
+
+def event_of(event: StatusEvent) -> dict:
+    return {
+        "kind": event.kind,
+        "effective_date": event.effective_date,
+        "occurred_at": event.occurred_at,
+        "actor": event.actor_username,
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "school_id": event.school_id,
+        "school_name": event.school.name,
+        "stage": event.stage,
+        "grade": event.grade,
+        "class_name": event.class_name,
+        "reason": event.reason,
+        "batch": event.batch,
+    }
+
+
+def detail_of(detail: selectors.StudentDetail) -> dict:
+    student = detail.student
+    record = student.record
+    non_basic = getattr(student, "non_basic", None)
+    return {
+        **row_of(student),
+        **{
+            f: getattr(student, f)
+            for f in (
+                "former_name",
+                "name_pinyin",
+                "birthplace_code",
+                "native_place_code",
+                "ethnicity",
+                "nationality",
+                "id_valid_until",
+                "hmt_code",
+                "household_place_code",
+                "household_type",
+                "health",
+                "frozen",
+            )
+        },
+        "entry_date": record.entry_date,
+        "entry_mode": record.entry_mode,
+        "attendance": record.attendance,
+        "programme": record.programme,
+        "guardians": [
+            {
+                "name": g.name,
+                "relation": g.relation,
+                "id_type": g.id_type,
+                "id_number_masked": identity.masked_id(g),
+                "phone_masked": identity.mask_number(g.phone),
+            }
+            for g in student.guardians.all()
+        ],
+        # Phone and address are sensitive: masked until the reveal workflow exists.
+        "non_basic": {
+            k: (identity.mask_number(v) if k in ("phone", "address") and isinstance(v, str) else v)
+            for k, v in (non_basic.data if non_basic else {}).items()
+        },
+        "numbers": [
+            {
+                "number": n.number,
+                "kind": n.kind,
+                "issued_at": n.issued_at,
+                "retired_at": n.retired_at,
+                "reason": n.reason,
+            }
+            for n in detail.numbers
+        ],
+        "history": [event_of(e) for e in detail.events],
+    }
+
+
+@router.get("/students", response=StudentPage, summary="学生列表（精确检索，键集分页，证件号脱敏）")
+def list_students(request: HttpRequest, query: Query[StudentQuery]):
+    user = request.auth  # type: ignore[attr-defined]
+    require_permission(user, Permission.STUDENT_VIEW)
+    page = selectors.student_list(
+        user,
+        filters=selectors.StudentFilters(
+            q=query.q,
+            school_id=query.school_id,
+            grade=query.grade,
+            class_name=query.class_name,
+            state=query.state,
+        ),
+        after=query.after,
+        limit=max(1, min(query.limit, 500)),
+    )
+    return {"items": [row_of(s) for s in page.rows], "next_cursor": page.next_cursor}
+
+
+@router.get("/students/{student_id}", response=StudentDetailOut, summary="学生详情（含学籍历史）")
+def get_student(request: HttpRequest, student_id: int):
+    user = request.auth  # type: ignore[attr-defined]
+    require_permission(user, Permission.STUDENT_VIEW)
+    return detail_of(selectors.student_detail(user, student_id=student_id))
+
+
+@router.get("/students/{student_id}/as-of", response=AsOfOut, summary="某日的学籍状况")
+def student_as_of(request: HttpRequest, student_id: int, on: date):
+    user = request.auth  # type: ignore[attr-defined]
+    require_permission(user, Permission.STUDENT_VIEW)
+    event = selectors.status_as_of(user, student_id=student_id, on=on)
+    return {"date": on, "found": event is not None, "event": event_of(event) if event else None}
+
+
+@router.post("/students/validate", response=ValidationOut, summary="校验注册信息（不保存）")
+def validate_student(request: HttpRequest, payload: RegistrationIn):
+    data = payload.dict()
+    data["guardians"] = [g for g in data.get("guardians", [])]
+    check = services.student_check_registration(actor=request.auth, data=data)  # type: ignore[attr-defined]
+    return {
+        "ok": check.ok,
+        "errors": [e.as_dict() for e in check.errors],
+        "existing_number": check.existing.number if check.existing else None,
+        "existing_action": check.existing_action,
+        "candidates": [asdict(c) for c in check.candidates],
+        "number_kind": check.number_kind,
+    }
+
+
+@router.post(
+    "/students", response={201: RegisterOut, 200: RegisterOut}, summary="注册学生（先查重）"
+)
+def register_student(request: HttpRequest, payload: RegisterIn):
+    user = request.auth  # type: ignore[attr-defined]
+    data = payload.dict()
+    confirm = data.pop("confirm_distinct")
+    reactivate = data.pop("reactivate")
+    result = services.student_register(
+        actor=user, data=data, confirm_distinct=confirm, reactivate=reactivate
+    )
+    detail = selectors.student_detail(user, student_id=result.student.pk)
+    return (200 if result.reactivated else 201), {
+        "student": detail_of(detail),
+        "reactivated": result.reactivated,
+    }
+
+
+EventOut.model_rebuild()

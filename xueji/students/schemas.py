@@ -1,0 +1,160 @@
+from datetime import date, datetime
+from typing import Any
+
+from ninja import Schema
+
+
+class StudentRow(Schema):
+    id: int
+    number: str
+    number_kind: str
+    name: str
+    sex: str
+    birth_date: date
+    id_type: str
+    id_number_masked: str
+    school_id: int
+    school_name: str
+    stage: str
+    grade: str
+    class_name: str
+    state: str
+
+
+class StudentPage(Schema):
+    items: list[StudentRow]
+    next_cursor: int | None
+
+
+class GuardianOut(Schema):
+    name: str
+    relation: str
+    id_type: str
+    id_number_masked: str
+    phone_masked: str
+
+
+class NumberOut(Schema):
+    number: str
+    kind: str
+    issued_at: datetime
+    retired_at: datetime | None
+    reason: str
+
+
+class EventOut(Schema):
+    kind: str
+    effective_date: date
+    occurred_at: datetime
+    actor: str
+    from_state: str
+    to_state: str
+    school_id: int
+    school_name: str
+    stage: str
+    grade: str
+    class_name: str
+    reason: str
+    batch: str
+
+
+class StudentDetailOut(StudentRow):
+    former_name: str
+    name_pinyin: str
+    birthplace_code: str
+    native_place_code: str
+    ethnicity: str
+    nationality: str
+    id_valid_until: date | None
+    hmt_code: str
+    household_place_code: str
+    household_type: str
+    health: str
+    entry_date: date
+    entry_mode: str
+    attendance: str
+    programme: str
+    frozen: bool
+    guardians: list[GuardianOut]
+    non_basic: dict[str, Any]
+    numbers: list[NumberOut]
+    history: list[EventOut]
+
+
+class GuardianIn(Schema):
+    name: str
+    relation: str = ""
+    id_type: str = ""
+    id_number: str = ""
+    phone: str = ""
+
+
+class RegistrationIn(Schema):
+    school_code: str
+    name: str
+    former_name: str = ""
+    name_pinyin: str = ""
+    sex: str
+    birth_date: str = ""
+    birthplace_code: str = ""
+    native_place_code: str = ""
+    ethnicity: str = ""
+    nationality: str = "CHN"
+    id_type: str = ""
+    id_number: str = ""
+    id_valid_until: str = ""
+    hmt_code: str = ""
+    household_place_code: str = ""
+    household_type: str = ""
+    health: str = ""
+    grade: str
+    class_name: str = ""
+    entry_date: str
+    entry_mode: str = ""
+    attendance: str = ""
+    guardians: list[GuardianIn] = []
+    non_basic: dict[str, Any] = {}
+
+
+class RegisterIn(RegistrationIn):
+    confirm_distinct: bool = False
+    reactivate: bool = False
+
+
+class ErrorItem(Schema):
+    field: str
+    code: str
+    message: str
+    value: str | None = None
+
+
+class CandidateOut(Schema):
+    student_id: int
+    number: str
+    name: str
+    birth_date: date
+    sex: str
+    school_name: str
+    state: str
+    score: int
+    reasons: list[str]
+
+
+class ValidationOut(Schema):
+    ok: bool
+    errors: list[ErrorItem]
+    existing_number: str | None = None
+    existing_action: str = ""
+    candidates: list[CandidateOut]
+    number_kind: str = ""
+
+
+class RegisterOut(Schema):
+    student: StudentDetailOut
+    reactivated: bool
+
+
+class AsOfOut(Schema):
+    date: date
+    found: bool
+    event: EventOut | None = None

@@ -1,0 +1,441 @@
+"""The only writers of students and their status records at registration.
+
+``student_register`` is the one path to a new record (form, API and, row-set-wise, the
+bulk import share its validation and duplicate rules): check access → validate → exact
+duplicate → candidate duplicates → issue number → insert person, record, number, history,
+guardians and non-basic data → audit, all in one transaction.
+"""
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from xueji import clock
+from xueji.accounts.permissions import require_permission
+from xueji.accounts.rules import Permission
+from xueji.audit.services import audit_record
+from xueji.divisions.refdata import known_area_codes
+from xueji.enrolment.models import StatusEvent, StatusRecord
+from xueji.enrolment.rules import ON_ROLL, REACTIVATABLE, EventKind, StatusState
+from xueji.errors import Conflict, FieldError, ValidationFailed
+from xueji.schools.models import School
+from xueji.schools.permissions import access_school
+from xueji.schools.rules import SchoolState, SchoolType, grade_allowed
+
+from . import duplicates, identity
+from .models import Guardian, NonBasicInfo, NonBasicSchema, NumberKind, Student, StudentNumber
+from .nonbasic import DEFAULT_SCHEMA_FIELDS
+from .numbering import NumberIssuer, kind_for
+from .permissions import access_student
+from .rules import IdType, g_number, validate_id
+from .validation import CleanRegistration, CodeBook, clean_registration
+
+
+@dataclass
+class RegistrationCheck:
+    """What registering these data would do, without doing it."""
+
+    ok: bool
+    errors: list[FieldError] = field(default_factory=list)
+    existing: Student | None = None
+    existing_action: str = ""  # "" | "refuse" | "reactivate"
+    candidates: list[duplicates.Candidate] = field(default_factory=list)
+    number_kind: str = ""
+    clean: CleanRegistration | None = None
+
+
+@dataclass
+class RegistrationResult:
+    student: Student
+    reactivated: bool = False
+
+
+def schema_for_province(province_code: str) -> NonBasicSchema:
+    """The province's latest filed schema, else the national default (created on first use)."""
+    schema = (
+        NonBasicSchema.objects.filter(province_code__in=[province_code, ""])
+        .order_by("-province_code", "-version")
+        .first()
+    )
+    if schema is None:
+        schema = NonBasicSchema.objects.create(
+            province_code="",
+            version=1,
+            fields=DEFAULT_SCHEMA_FIELDS,
+            filed_at=clock.now(),
+            filed_by="system",
+            note="全国默认方案",
+        )
+    return schema
+
+
+def _school_checks(school: School, clean: CleanRegistration) -> list[FieldError]:
+    errors = []
+    if school.state != SchoolState.OPEN:
+        errors.append(
+            FieldError(
+                "school_code", "school.closed", _("该学校已撤销或合并，不能注册新生"), school.code
+            )
+        )
+    if not grade_allowed(school.school_type, clean.grade):
+        errors.append(
+            FieldError(
+                "grade",
+                "grade.not_offered",
+                _("%(school)s（%(type)s）不开设该年级")
+                % {"school": school.name, "type": SchoolType(school.school_type).label},
+                clean.grade,
+            )
+        )
+    return errors
+
+
+def student_check_registration(
+    *, actor, data: dict, book: CodeBook | None = None
+) -> RegistrationCheck:
+    """Validate and run the duplicate check without writing anything."""
+    require_permission(actor, Permission.STUDENT_REGISTER)
+    book = book or CodeBook.load()
+    clean, errors = clean_registration(data, book=book, today=clock.today())
+    if clean is None:
+        return RegistrationCheck(ok=False, errors=errors)
+    school = access_school(actor, code=clean.school_code)
+    errors = _school_checks(school, clean)
+    if errors:
+        return RegistrationCheck(ok=False, errors=errors, clean=clean)
+    check = RegistrationCheck(ok=True, clean=clean)
+    check.number_kind = kind_for(
+        id_type=clean.id_type, id_number=clean.id_number, nationality=clean.nationality
+    )
+    existing = duplicates.exact_match(clean.id_type, clean.id_number)
+    if existing is not None:
+        check.existing = existing
+        record = getattr(existing, "record", None)
+        reactivatable = (
+            record is not None
+            and record.state in REACTIVATABLE
+            and not (record.state == StatusState.DROPPED_OUT and record.school_id != school.pk)
+        )
+        check.existing_action = "reactivate" if reactivatable else "refuse"
+        check.ok = False
+        return check
+    check.candidates = duplicates.candidates(
+        name=clean.name,
+        name_key=clean.name_key,
+        sex=clean.sex,
+        birth_date=clean.birth_date,
+        guardian_numbers=[(g.id_type, g.id_number) for g in clean.guardians],
+    )
+    check.ok = not check.candidates
+    return check
+
+
+def _duplicate_conflict(existing: Student) -> Conflict:
+    record = existing.record
+    return Conflict(
+        "student.duplicate_id",
+        _(
+            "该身份证件号已有学籍（学籍号 %(number)s，%(school)s，%(state)s），一人只能有一个学籍；学生转学请由转入学校发起转学。"
+        )
+        % {
+            "number": existing.number,
+            "school": record.school.name,
+            "state": StatusState(record.state).label,
+        },
+        detail={"student_id": existing.pk, "number": existing.number},
+    )
+
+
+def student_register(
+    *,
+    actor,
+    data: dict,
+    confirm_distinct: bool = False,
+    reactivate: bool = False,
+    book: CodeBook | None = None,
+) -> RegistrationResult:
+    """Register a student, or reactivate the record of a student the registry knows.
+
+    ``confirm_distinct``: the clerk has looked at the candidate duplicates and confirms the
+    student is a different person. ``reactivate``: the clerk confirms that the known
+    student returns (after dropping out, say) and the old record is to be reactivated.
+    """
+    check = student_check_registration(actor=actor, data=data, book=book)
+    if check.errors:
+        raise ValidationFailed(check.errors)
+    clean = check.clean
+    assert clean is not None
+    if check.existing is not None:
+        if check.existing_action == "reactivate":
+            if not reactivate:
+                record = check.existing.record
+                raise Conflict(
+                    "student.known",
+                    _(
+                        "该学生已在学籍系统中（学籍号 %(number)s，%(state)s），请确认恢复其原有学籍，不再新建学籍。"
+                    )
+                    % {"number": check.existing.number, "state": StatusState(record.state).label},
+                    detail={
+                        "student_id": check.existing.pk,
+                        "number": check.existing.number,
+                        "state": record.state,
+                    },
+                )
+            return RegistrationResult(
+                student=_reactivate(actor=actor, student=check.existing, clean=clean),
+                reactivated=True,
+            )
+        raise _duplicate_conflict(check.existing)
+    if check.candidates and not confirm_distinct:
+        raise Conflict(
+            "student.possible_duplicate",
+            _("发现 %d 条疑似重复学籍，请核对；确认不是同一人后再提交。") % len(check.candidates),
+            detail={
+                "candidates": [
+                    asdict(c) | {"birth_date": c.birth_date.isoformat()} for c in check.candidates
+                ]
+            },
+        )
+    try:
+        student = _create(actor=actor, clean=clean, confirmed_candidates=check.candidates)
+    except IntegrityError:
+        # Another clerk registered the same ID in the meantime: the unique index decided.
+        existing = duplicates.exact_match(clean.id_type, clean.id_number)
+        if existing is not None:
+            raise _duplicate_conflict(existing) from None
+        raise
+    return RegistrationResult(student=student)
+
+
+def _create(*, actor, clean: CleanRegistration, confirmed_candidates) -> Student:
+    school = School.objects.get(code=clean.school_code)
+    now = clock.now()
+    kind = kind_for(id_type=clean.id_type, id_number=clean.id_number, nationality=clean.nationality)
+    with transaction.atomic():
+        number = NumberIssuer().issue(
+            kind=kind,
+            id_number=clean.id_number,
+            division_code=school.area_code,
+            birth_date=clean.birth_date,
+        )
+        student = Student(
+            number=number,
+            number_kind=kind,
+            name=clean.name,
+            former_name=clean.former_name,
+            name_pinyin=clean.name_pinyin,
+            name_key=clean.name_key,
+            sex=clean.sex,
+            birth_date=clean.birth_date,
+            birthplace_code=clean.birthplace_code,
+            native_place_code=clean.native_place_code,
+            ethnicity=clean.ethnicity,
+            nationality=clean.nationality,
+            id_valid_until=clean.id_valid_until,
+            hmt_code=clean.hmt_code,
+            household_place_code=clean.household_place_code,
+            household_type=clean.household_type,
+            health=clean.health,
+            created_at=now,
+            updated_at=now,
+        )
+        identity.write_id(student, clean.id_type, clean.id_number)
+        student.save(force_insert=True)
+        StudentNumber.objects.create(number=number, student=student, kind=kind, issued_at=now)
+        record = StatusRecord.objects.create(
+            student=student,
+            school=school,
+            area_code=school.area_code,
+            province_code=school.province_code,
+            stage=clean.stage,
+            grade=clean.grade,
+            class_name=clean.class_name,
+            state=StatusState.ENROLLED,
+            entry_date=clean.entry_date,
+            entry_mode=clean.entry_mode,
+            attendance=clean.attendance,
+            registered_at=now,
+            updated_at=now,
+        )
+        _event(
+            actor=actor,
+            record=record,
+            kind=EventKind.REGISTER,
+            from_state="",
+            effective=clean.entry_date,
+            now=now,
+        )
+        _write_family_and_non_basic(
+            student=student, clean=clean, province_code=school.province_code, now=now
+        )
+        audit_record(
+            actor=actor,
+            action="student.register",
+            object_type="student",
+            object_id=student.pk,
+            summary=f"注册学生 {student.number}",
+            detail={
+                "school_id": school.pk,
+                "number_kind": kind,
+                "confirmed_distinct_from": [c.number for c in confirmed_candidates],
+            },
+        )
+    return student
+
+
+def _write_family_and_non_basic(
+    *, student: Student, clean: CleanRegistration, province_code: str, now
+) -> None:
+    guardians = []
+    for g in clean.guardians:
+        guardian = Guardian(student=student, relation=g.relation, name=g.name, phone=g.phone)
+        identity.write_id(guardian, g.id_type, g.id_number)
+        guardians.append(guardian)
+    Guardian.objects.bulk_create(guardians)
+    schema = schema_for_province(province_code)
+    NonBasicInfo.objects.update_or_create(
+        student=student, defaults={"schema": schema, "data": clean.non_basic, "updated_at": now}
+    )
+
+
+def _event(
+    *,
+    actor,
+    record: StatusRecord,
+    kind: str,
+    from_state: str,
+    effective: date,
+    now,
+    reason: str = "",
+) -> StatusEvent:
+    return StatusEvent.objects.create(
+        record=record,
+        kind=kind,
+        occurred_at=now,
+        effective_date=effective,
+        actor_id=getattr(actor, "pk", None),
+        actor_username=getattr(actor, "username", "") or "",
+        from_state=from_state,
+        to_state=record.state,
+        school_id=record.school_id,
+        stage=record.stage,
+        grade=record.grade,
+        class_name=record.class_name,
+        reason=reason,
+    )
+
+
+def _reactivate(*, actor, student: Student, clean: CleanRegistration) -> Student:
+    """Put a known student back on a school's roll on the same record (一人一籍)."""
+    school = School.objects.get(code=clean.school_code)
+    now = clock.now()
+    with transaction.atomic():
+        record = StatusRecord.objects.select_for_update().get(pk=student.pk)
+        if record.state not in REACTIVATABLE:
+            raise _duplicate_conflict(student)
+        from_state = record.state
+        record.school = school
+        record.area_code = school.area_code
+        record.province_code = school.province_code
+        record.stage = clean.stage
+        record.grade = clean.grade
+        record.class_name = clean.class_name
+        record.state = StatusState.ENROLLED
+        record.updated_at = now
+        record.save(
+            update_fields=[
+                "school",
+                "area_code",
+                "province_code",
+                "stage",
+                "grade",
+                "class_name",
+                "state",
+                "updated_at",
+            ]
+        )
+        _event(
+            actor=actor,
+            record=record,
+            kind=EventKind.REACTIVATE,
+            from_state=from_state,
+            effective=clock.today(),
+            now=now,
+            reason=_("返校恢复学籍"),
+        )
+        audit_record(
+            actor=actor,
+            action="student.reactivate",
+            object_type="student",
+            object_id=student.pk,
+            summary=f"恢复学籍 {student.number}",
+            detail={"from_state": from_state, "school_id": school.pk},
+        )
+    student.refresh_from_db()
+    return student
+
+
+def student_attach_resident_id(
+    *, actor, student_id: int, id_number: str, reason: str = ""
+) -> Student:
+    """A valid resident ID appears for an L or J student: record it and upgrade to G,
+    keeping the old number in the history of numbers."""
+    require_permission(actor, Permission.STUDENT_REGISTER)
+    student = access_student(actor, student_id=student_id)
+
+    check = validate_id(
+        IdType.RESIDENT_ID,
+        id_number,
+        today=clock.today(),
+        area_known=known_area_codes().__contains__,
+    )
+    if not check.ok:
+        raise ValidationFailed([FieldError("id_number", check.code, check.message, id_number)])
+    if student.number_kind == NumberKind.G:
+        raise Conflict("student.already_g", _("该学生已是正式学籍号（G），无需升级"))
+    existing = duplicates.exact_match(IdType.RESIDENT_ID, check.number)
+    if existing is not None and existing.pk != student.pk:
+        raise _duplicate_conflict(existing)
+    if check.birth_date != student.birth_date:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "id_number",
+                    "id.birth_mismatch",
+                    _("身份证件号中的出生日期与学籍中的出生日期不一致"),
+                    id_number,
+                )
+            ]
+        )
+    now = clock.now()
+    new_number = g_number(check.number)
+    with transaction.atomic():
+        locked = Student.objects.select_for_update().get(pk=student.pk)
+        old_number = locked.number
+        StudentNumber.objects.filter(number=old_number).update(
+            retired_at=now, reason=_("升级为正式学籍号")
+        )
+        StudentNumber.objects.create(
+            number=new_number, student=locked, kind=NumberKind.G, issued_at=now
+        )
+        identity.write_id(locked, IdType.RESIDENT_ID, check.number)
+        locked.number = new_number
+        locked.number_kind = NumberKind.G
+        locked.updated_at = now
+        locked.save(
+            update_fields=["number", "number_kind", "id_type", "id_number", "id_key", "updated_at"]
+        )
+        audit_record(
+            actor=actor,
+            action="student.number_upgrade",
+            object_type="student",
+            object_id=locked.pk,
+            summary=f"学籍号 {old_number} 升级为 {new_number}",
+            detail={"old": old_number, "new": new_number, "reason": reason},
+        )
+    return locked
+
+
+__all__ = ["ON_ROLL", "RegistrationCheck", "RegistrationResult", "student_register"]

@@ -1,0 +1,22 @@
+"""Template context shared by every page: the signed-in account's unit and menu."""
+
+from django.http import HttpRequest
+
+from xueji.accounts.permissions import has_permission
+from xueji.accounts.rules import Permission
+
+
+def navigation(request: HttpRequest) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "current_unit": getattr(user, "unit", None),
+        "can": {
+            "students": has_permission(user, Permission.STUDENT_VIEW),
+            "register": has_permission(user, Permission.STUDENT_REGISTER),
+            "import": has_permission(user, Permission.STUDENT_IMPORT),
+            "schools": has_permission(user, Permission.SCHOOL_VIEW),
+            "school_edit": has_permission(user, Permission.SCHOOL_EDIT),
+        },
+    }
