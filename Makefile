@@ -26,7 +26,7 @@ demo: $(STAMP)
 
 serve: $(STAMP)
 	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/python manage.py db_worker --queue-name default >var/worker.log 2>&1 & \
+	$(BIN)/python manage.py db_worker --no-reload --no-startup-delay --interval 1 >var/worker.log 2>&1 & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload
 
 lint: $(STAMP)

@@ -76,8 +76,7 @@ TEMPLATES = [
 def database_from_env(url: str | None) -> dict:
     """Build the default database from a URL, SQLite tuned for concurrent readers."""
     if url:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
-        return config
+        return dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
     return sqlite_database(DATA_DIR / "xueji.sqlite3")
 
 

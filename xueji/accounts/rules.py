@@ -16,6 +16,7 @@ class Permission(models.TextChoices):
     STATISTICS_VIEW = "statistics.view", _("查看统计")
     ACCOUNT_MANAGE = "account.manage", _("管理账号")
     AUDIT_VIEW = "audit.view", _("查看审计日志")
+    SCHEMA_FILE = "schema.file", _("备案非基础信息方案")
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -35,6 +36,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Permission.SCHOOL_EDIT,
             Permission.STUDENT_VIEW,
             Permission.STATISTICS_VIEW,
+            Permission.SCHEMA_FILE,
         }
     ),
     # Aggregates only, never personal data.

@@ -14,7 +14,7 @@ from xueji.schools.rules import SEPARATE_PREFIX
 
 from .models import Role, RoleGrant, Unit, UnitKind, User
 
-_KIND_OF_LEVEL = {
+_KIND_OF_LEVEL: dict[int, UnitKind] = {
     DivisionLevel.PROVINCE: UnitKind.PROVINCE,
     DivisionLevel.CITY: UnitKind.CITY,
     DivisionLevel.COUNTY: UnitKind.COUNTY,

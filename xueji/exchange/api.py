@@ -21,9 +21,10 @@ router = Router(tags=["批量导入"])
 
 @router.get("/imports/template", summary="下载导入模板（xlsx）")
 def download_template(request: HttpRequest, kind: str = ImportKind.STUDENTS):
+    user = request.auth  # type: ignore[attr-defined]
     require_permission(
-        request.auth, Permission.STUDENT_IMPORT if kind == "students" else Permission.SCHOOL_EDIT
-    )  # type: ignore[attr-defined]
+        user, Permission.STUDENT_IMPORT if kind == "students" else Permission.SCHOOL_EDIT
+    )
     if kind not in COLUMNS_BY_KIND:
         raise NotFound("template")
     response = HttpResponse(

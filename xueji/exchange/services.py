@@ -74,7 +74,7 @@ def import_job_create(
             actor=actor,
             action="import.submit",
             object_type="import_job",
-            object_id=job.pk,
+            object_id=str(job.pk),
             summary=f"提交导入 {file_name}",
             detail={"mode": mode, "kind": kind, "size": size, "sha256": job.file_sha256},
         )

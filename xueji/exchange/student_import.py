@@ -199,7 +199,7 @@ class StudentImport:
         cleaned: list[tuple[int, CleanRegistration]] = []
         for row_no, data in chunk:
             clean, errors = clean_registration(data, book=self.book, today=self.today)
-            if errors:
+            if errors or clean is None:
                 self._row_failed(row_no, errors, data)
             else:
                 cleaned.append((row_no, clean))
@@ -356,7 +356,7 @@ class StudentImport:
             for id_key, number, school_id, state in Student.objects.filter(
                 id_key__in=part
             ).values_list("id_key", "number", "record__school_id", "record__state"):
-                by_key[id_key] = (number, school_id, state)
+                by_key[str(id_key)] = (number, school_id, state)
         by_person: dict[tuple, list[tuple]] = {}
         blocks = {(c.name_key, c.birth_date, c.sex) for _, c, _, _ in accepted}
         for part in iter_chunks(sorted(blocks, key=str), 300):

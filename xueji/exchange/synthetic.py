@@ -360,7 +360,7 @@ class Generator:
         birthplace = home if roll < 0.85 else rng.choice(self.all_counties)
         name = self._name()
         nationality = "CHN"
-        id_type = IdType.RESIDENT_ID
+        id_type: str = IdType.RESIDENT_ID
         hmt = "00"
         kind = NumberKind.G
         number_suffix = ""

@@ -15,6 +15,8 @@ from .models import Student
 from .schemas import (
     AsOfOut,
     EventOut,
+    NonBasicSchemaIn,
+    NonBasicSchemaOut,
     RegisterIn,
     RegisterOut,
     RegistrationIn,
@@ -195,6 +197,26 @@ def register_student(request: HttpRequest, payload: RegisterIn):
         "student": detail_of(detail),
         "reactivated": result.reactivated,
     }
+
+
+@router.get(
+    "/nonbasic-schemas", response=list[NonBasicSchemaOut], summary="非基础信息方案（各省备案版本）"
+)
+def list_nonbasic_schemas(request: HttpRequest):
+    user = request.auth  # type: ignore[attr-defined]
+    require_permission(user, Permission.DIVISION_VIEW)
+    return selectors.nonbasic_schemas_visible(user)
+
+
+@router.post(
+    "/nonbasic-schemas",
+    response={201: NonBasicSchemaOut},
+    summary="备案本省非基础信息方案（新版本）",
+)
+def file_nonbasic_schema(request: HttpRequest, payload: NonBasicSchemaIn):
+    fields = [f.dict() for f in payload.fields]
+    schema = services.nonbasic_schema_file(actor=request.auth, fields=fields, note=payload.note)  # type: ignore[attr-defined]
+    return 201, schema
 
 
 EventOut.model_rebuild()

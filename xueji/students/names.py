@@ -147,7 +147,9 @@ def name_pinyin(name: str) -> str:
         if name[0] in SURNAME_READINGS:
             head, rest = [SURNAME_READINGS[name[0]]], name[1:]
     tail = lazy_pinyin(
-        rest, style=Style.NORMAL, errors=lambda chars: [f"?{ord(c):x}" for c in chars]
+        rest,
+        style=Style.NORMAL,
+        errors=lambda chars: [f"?{ord(c):x}" for c in chars],  # type: ignore[arg-type,return-value]
     )
     return " ".join([*head, *tail]).replace("·", " ").strip()
 

@@ -5,6 +5,7 @@ national default below applies where a province has filed none.
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
@@ -113,7 +114,7 @@ def validate_schema_definition(raw: list[dict]) -> list[FieldError]:
 
 
 def clean_non_basic(
-    fields: list[SchemaField], data: dict, *, code_sets: dict[str, frozenset[str]]
+    fields: list[SchemaField], data: dict, *, code_sets: Mapping[str, frozenset[str]]
 ) -> tuple[dict, list[FieldError]]:
     """Values for the schema's fields, typed; unknown keys in ``data`` are ignored."""
     clean: dict = {}

@@ -158,3 +158,28 @@ class AsOfOut(Schema):
     date: date
     found: bool
     event: EventOut | None = None
+
+
+class SchemaFieldIn(Schema):
+    key: str
+    label: str
+    label_en: str = ""
+    type: str = "text"
+    required: bool = False
+    max_length: int = 200
+    code_table: str = ""
+
+
+class NonBasicSchemaIn(Schema):
+    fields: list[SchemaFieldIn]
+    note: str = ""
+
+
+class NonBasicSchemaOut(Schema):
+    id: int
+    province_code: str
+    version: int
+    fields: list[dict[str, Any]]
+    filed_at: datetime
+    filed_by: str
+    note: str

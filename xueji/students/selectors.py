@@ -105,3 +105,29 @@ def status_as_of(user, *, student_id: int, on: date) -> StatusEvent | None:
         .order_by("-effective_date", "-occurred_at", "-pk")
         .first()
     )
+
+
+def nonbasic_schemas_visible(user) -> list:
+    """Every filed version a user may read: the national level sees every province's
+    filings; everyone else sees the national default and their own province's."""
+    from xueji.accounts.scope import scope_for
+
+    from .models import NonBasicSchema
+
+    scope = scope_for(user)
+    qs = NonBasicSchema.objects.order_by("province_code", "version")
+    if scope.everything:
+        return list(qs)
+    if scope.empty:
+        return []
+    province = (scope.area_prefix or "")[:2]
+    if scope.school_id is not None:
+        from xueji.schools.models import School
+
+        province = (
+            School.objects.filter(pk=scope.school_id)
+            .values_list("province_code", flat=True)
+            .first()
+            or ""
+        )
+    return list(qs.filter(province_code__in=["", province]))

@@ -19,14 +19,14 @@ from xueji.audit.services import audit_record
 from xueji.divisions.refdata import known_area_codes
 from xueji.enrolment.models import StatusEvent, StatusRecord
 from xueji.enrolment.rules import ON_ROLL, REACTIVATABLE, EventKind, StatusState
-from xueji.errors import Conflict, FieldError, ValidationFailed
+from xueji.errors import Conflict, FieldError, NotFound, ValidationFailed
 from xueji.schools.models import School
 from xueji.schools.permissions import access_school
 from xueji.schools.rules import SchoolState, SchoolType, grade_allowed
 
 from . import duplicates, identity
 from .models import Guardian, NonBasicInfo, NonBasicSchema, NumberKind, Student, StudentNumber
-from .nonbasic import DEFAULT_SCHEMA_FIELDS
+from .nonbasic import DEFAULT_SCHEMA_FIELDS, schema_fields
 from .numbering import NumberIssuer, kind_for
 from .permissions import access_student
 from .rules import IdType, g_number, validate_id
@@ -98,10 +98,17 @@ def student_check_registration(
     """Validate and run the duplicate check without writing anything."""
     require_permission(actor, Permission.STUDENT_REGISTER)
     book = book or CodeBook.load()
-    clean, errors = clean_registration(data, book=book, today=clock.today())
+    school_code = str(data.get("school_code") or "").strip()
+    try:
+        school: School | None = access_school(actor, code=school_code) if school_code else None
+    except NotFound:
+        school = None
+    schema = schema_fields(schema_for_province(school.province_code).fields) if school else None
+    clean, errors = clean_registration(data, book=book, today=clock.today(), schema=schema)
     if clean is None:
         return RegistrationCheck(ok=False, errors=errors)
-    school = access_school(actor, code=clean.school_code)
+    if school is None:
+        raise NotFound("school")
     errors = _school_checks(school, clean)
     if errors:
         return RegistrationCheck(ok=False, errors=errors, clean=clean)
@@ -439,3 +446,48 @@ def student_attach_resident_id(
 
 
 __all__ = ["ON_ROLL", "RegistrationCheck", "RegistrationResult", "student_register"]
+
+
+def nonbasic_schema_file(*, actor, fields: list[dict], note: str = "") -> NonBasicSchema:
+    """A province files a new version of its non-basic field schema (Art. 3, 5); the
+    national level files the default. Earlier versions stay: records keep the version they
+    were written under."""
+    from xueji.accounts.models import UnitKind
+    from xueji.errors import Forbidden
+
+    from .nonbasic import validate_schema_definition
+
+    unit = getattr(actor, "unit", None)
+    if unit is None or unit.kind not in (UnitKind.PROVINCE, UnitKind.NATIONAL):
+        raise Forbidden(_("只有省级或国家级学籍主管部门可以备案非基础信息方案"))
+    require_permission(actor, Permission.SCHEMA_FILE)
+    if not isinstance(fields, list) or not fields:
+        raise ValidationFailed([FieldError("fields", "required", _("字段定义不能为空"))])
+    errors = validate_schema_definition(fields)
+    if errors:
+        raise ValidationFailed(errors)
+    province_code = unit.area_prefix if unit.kind == UnitKind.PROVINCE else ""
+    with transaction.atomic():
+        latest = (
+            NonBasicSchema.objects.select_for_update()
+            .filter(province_code=province_code)
+            .order_by("-version")
+            .first()
+        )
+        schema = NonBasicSchema.objects.create(
+            province_code=province_code,
+            version=(latest.version + 1) if latest else 1,
+            fields=fields,
+            filed_at=clock.now(),
+            filed_by=actor.username,
+            note=note[:255],
+        )
+        audit_record(
+            actor=actor,
+            action="nonbasic_schema.file",
+            object_type="nonbasic_schema",
+            object_id=schema.pk,
+            summary=f"备案非基础信息方案 {province_code or '全国默认'} 第{schema.version}版",
+            detail={"fields": [f.get("key") for f in fields]},
+        )
+    return schema

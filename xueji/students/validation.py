@@ -183,8 +183,13 @@ def _check_id_cell(data: Mapping, key: str, errors: list[FieldError], label: str
 
 
 def clean_registration(
-    data: Mapping, *, book: CodeBook, today: date
+    data: Mapping,
+    *,
+    book: CodeBook,
+    today: date,
+    schema: tuple[SchemaField, ...] | list[SchemaField] | None = None,
 ) -> tuple[CleanRegistration | None, list[FieldError]]:
+    """Check every rule; ``schema`` is the province's non-basic schema (default: the book's)."""
     errors: list[FieldError] = []
     add = errors.append
     text = partial(_text, data)
@@ -415,9 +420,12 @@ def clean_registration(
             CleanGuardian(g_name, relation, g_type if g_number else "", g_number or "", phone)
         )
 
-    non_basic_source = data.get("non_basic") if isinstance(data.get("non_basic"), Mapping) else data
+    nested = data.get("non_basic")
+    non_basic_source: Mapping = nested if isinstance(nested, Mapping) else data
     non_basic, nb_errors = clean_non_basic(
-        list(book.schema), dict(non_basic_source), code_sets=book.codes
+        list(schema if schema is not None else book.schema),
+        dict(non_basic_source),
+        code_sets=book.codes,
     )
     errors.extend(nb_errors)
 
