@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
-from ninja import File, Form, Router
+from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
 from xueji.accounts.permissions import require_permission
@@ -51,7 +51,7 @@ def submit_import(
     )
     tasks.run_import_job.enqueue(str(job.pk))
     job.refresh_from_db()
-    return 202, job
+    return Status(202, job)
 
 
 @router.get("/imports", response=list[ImportJobOut], summary="本单位的导入任务")

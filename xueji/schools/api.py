@@ -1,7 +1,7 @@
 """Schools over the API; every endpoint calls one selector or service."""
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
@@ -40,7 +40,7 @@ def get_school(request: HttpRequest, school_id: int):
 
 @router.post("/schools", response={201: SchoolOut}, summary="新建学校")
 def create_school(request: HttpRequest, payload: SchoolIn):
-    return 201, services.school_create(actor=request.auth, data=payload.dict())  # type: ignore[attr-defined]
+    return Status(201, services.school_create(actor=request.auth, data=payload.dict()))  # type: ignore[attr-defined]
 
 
 @router.patch("/schools/{school_id}", response=SchoolOut, summary="修改学校")

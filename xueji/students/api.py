@@ -4,7 +4,7 @@ from dataclasses import asdict
 from datetime import date
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
@@ -151,14 +151,16 @@ def list_students(request: HttpRequest, query: Query[StudentQuery]):
     return {"items": [row_of(s) for s in page.rows], "next_cursor": page.next_cursor}
 
 
-@router.get("/students/{student_id}", response=StudentDetailOut, summary="学生详情（含学籍历史）")
+@router.get(
+    "/students/{int:student_id}", response=StudentDetailOut, summary="学生详情（含学籍历史）"
+)
 def get_student(request: HttpRequest, student_id: int):
     user = request.auth  # type: ignore[attr-defined]
     require_permission(user, Permission.STUDENT_VIEW)
     return detail_of(selectors.student_detail(user, student_id=student_id))
 
 
-@router.get("/students/{student_id}/as-of", response=AsOfOut, summary="某日的学籍状况")
+@router.get("/students/{int:student_id}/as-of", response=AsOfOut, summary="某日的学籍状况")
 def student_as_of(request: HttpRequest, student_id: int, on: date):
     user = request.auth  # type: ignore[attr-defined]
     require_permission(user, Permission.STUDENT_VIEW)
@@ -193,10 +195,13 @@ def register_student(request: HttpRequest, payload: RegisterIn):
         actor=user, data=data, confirm_distinct=confirm, reactivate=reactivate
     )
     detail = selectors.student_detail(user, student_id=result.student.pk)
-    return (200 if result.reactivated else 201), {
-        "student": detail_of(detail),
-        "reactivated": result.reactivated,
-    }
+    return Status(
+        200 if result.reactivated else 201,
+        {
+            "student": detail_of(detail),
+            "reactivated": result.reactivated,
+        },
+    )
 
 
 @router.get(
@@ -216,7 +221,7 @@ def list_nonbasic_schemas(request: HttpRequest):
 def file_nonbasic_schema(request: HttpRequest, payload: NonBasicSchemaIn):
     fields = [f.dict() for f in payload.fields]
     schema = services.nonbasic_schema_file(actor=request.auth, fields=fields, note=payload.note)  # type: ignore[attr-defined]
-    return 201, schema
+    return Status(201, schema)
 
 
 EventOut.model_rebuild()
