@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-dev
+RUN_STAMP := $(VENV)/.installed-run
 DEMO_STUDENTS ?= 20000
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -10,21 +11,25 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.dev
 
 .PHONY: demo test install lint typecheck migrations-check pytest pytest-pg serve bench clean
 
-$(STAMP): pyproject.toml
+# The demo needs the runtime dependencies only; the tests add the dev tools.
+$(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py generate_demo --students $(DEMO_STUDENTS) --if-empty
 	@echo "xueji 演示系统：http://$(HOST):$(PORT)/  （API 文档：http://$(HOST):$(PORT)/api/docs ；Ctrl+C 退出）"
 	$(MAKE) --no-print-directory serve
 
-serve: $(STAMP)
+serve: $(RUN_STAMP)
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/python manage.py db_worker --no-reload --no-startup-delay --interval 1 >var/worker.log 2>&1 & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload
