@@ -13,5 +13,8 @@ def health(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("api/", api.urls),
     path("healthz", health, name="health"),
+    path("students/", include("xueji.students.urls")),
+    path("schools/", include("xueji.schools.urls")),
+    path("imports/", include("xueji.exchange.urls")),
     path("", include("xueji.web.urls")),
 ]

@@ -10,13 +10,19 @@ def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    unit = getattr(user, "unit", None)
+    can = {
+        "students": has_permission(user, Permission.STUDENT_VIEW),
+        "register": has_permission(user, Permission.STUDENT_REGISTER),
+        "import": has_permission(user, Permission.STUDENT_IMPORT),
+        "schools": has_permission(user, Permission.SCHOOL_VIEW),
+        "school_edit": has_permission(user, Permission.SCHOOL_EDIT),
+        "statistics": has_permission(user, Permission.STATISTICS_VIEW),
+    }
+    # The import pages: students (clerks) or schools (accounts that maintain schools).
+    can["imports"] = can["import"] or can["school_edit"]
     return {
-        "current_unit": getattr(user, "unit", None),
-        "can": {
-            "students": has_permission(user, Permission.STUDENT_VIEW),
-            "register": has_permission(user, Permission.STUDENT_REGISTER),
-            "import": has_permission(user, Permission.STUDENT_IMPORT),
-            "schools": has_permission(user, Permission.SCHOOL_VIEW),
-            "school_edit": has_permission(user, Permission.SCHOOL_EDIT),
-        },
+        "current_unit": unit,
+        "is_school_account": unit is not None and unit.school_id is not None,
+        "can": can,
     }

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "students"
+urlpatterns = [
+    path("", views.student_list_view, name="list"),
+    path("register/", views.register, name="register"),
+    path("register/check/", views.register_check, name="check"),
+    path("<int:student_id>/", views.student_detail_view, name="detail"),
+]

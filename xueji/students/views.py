@@ -1,0 +1,368 @@
+"""Student pages: the list, one student's record, and registration with the duplicate check.
+
+Each view parses its input, calls one selector or service, and renders. ID numbers are
+shown masked (``identity.masked_id``) on every page here.
+"""
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from xueji.accounts.permissions import require_permission
+from xueji.accounts.rules import Permission
+from xueji.divisions.models import CodeTable
+from xueji.divisions.selectors import code_names, division_full_name
+from xueji.enrolment.models import Programme
+from xueji.enrolment.rules import EventKind, StatusState
+from xueji.errors import Conflict, NotFound, ValidationFailed
+from xueji.schools.models import School
+from xueji.schools.rules import GRADES, SEPARATE_PREFIX, Stage
+from xueji.schools.selectors import school_list
+from xueji.web.views import HtmxHttpRequest, page
+
+from . import identity
+from .forms import (
+    SCHOOL_SELECT_LIMIT,
+    RegistrationForm,
+    StudentFilterForm,
+    non_basic_fields_for,
+)
+from .models import NonBasicInfo, NumberKind, Sex
+from .rules import IdType
+from .selectors import StudentFilters, student_detail, student_list
+from .services import student_check_registration, student_register
+
+
+def _label(choices, value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value or ""
+
+
+def _grade_name(code: str) -> str:
+    grade = GRADES.get(code)
+    return grade.name if grade else code
+
+
+def _schools_in_scope(user) -> list[School] | None:
+    """The schools the filters and the registration form offer; ``None`` for a school account."""
+    if user.unit is not None and user.unit.school_id is not None:
+        return None
+    return _first_schools(user)
+
+
+def _first_schools(user) -> list[School]:
+    """Enough schools to decide between a list and a code box (see ``SCHOOL_SELECT_LIMIT``)."""
+    return list(school_list(user).only("pk", "code", "name", "state")[: SCHOOL_SELECT_LIMIT + 1])
+
+
+# ---------------------------------------------------------------- list
+
+
+@page
+def student_list_view(request: HttpRequest) -> HttpResponse:
+    """One page of students in scope; "下一页" follows the ``after`` cursor (keyset)."""
+    require_permission(request.user, Permission.STUDENT_VIEW)
+    schools = _schools_in_scope(request.user)
+    form = StudentFilterForm(request.GET or None, user=request.user, schools=schools)
+    filters = form.filters() if form.is_bound and form.is_valid() else StudentFilters()
+    after = request.GET.get("after", "")
+    result = student_list(
+        request.user,
+        filters=filters,
+        after=int(after) if after.isdigit() else None,
+        limit=settings.XUEJI["PAGE_SIZE"],
+    )
+    rows = [
+        {
+            "student": student,
+            "masked_id": identity.masked_id(student),
+            "record": getattr(student, "record", None),
+            "grade_name": _grade_name(student.record.grade) if hasattr(student, "record") else "",
+        }
+        for student in result.rows
+    ]
+    return render(
+        request,
+        "students/list.html",
+        {
+            "form": form,
+            "rows": rows,
+            "page": result,
+            "paged": after.isdigit(),
+            "area_name": division_full_name(filters.area_prefix.ljust(6, "0"))
+            if filters.area_prefix
+            else "",
+            "show_school": schools is not None,
+        },
+    )
+
+
+# ---------------------------------------------------------------- detail
+
+
+@page
+def student_detail_view(request: HttpRequest, student_id: int) -> HttpResponse:
+    require_permission(request.user, Permission.STUDENT_VIEW)
+    detail = student_detail(request.user, student_id=student_id)
+    student = detail.student
+    record = student.record
+    names: dict[str, dict[str, str]] = {
+        table: code_names(table)
+        for table in (
+            CodeTable.ETHNICITY,
+            CodeTable.COUNTRY,
+            CodeTable.HMT,
+            CodeTable.HOUSEHOLD_TYPE,
+            CodeTable.HEALTH,
+            CodeTable.ENTRY_MODE,
+            CodeTable.ATTENDANCE,
+            CodeTable.RELATION,
+            CodeTable.DISABILITY,
+        )
+    }
+
+    def coded(table: str, code: str) -> str:
+        return names[table].get(code, code) if code else ""
+
+    def place(code: str) -> str:
+        return f"{division_full_name(code)}（{code}）" if code else ""
+
+    identity_rows = [
+        (_("姓名"), student.name),
+        (_("曾用名"), student.former_name),
+        (_("姓名拼音"), student.name_pinyin),
+        (_("性别"), _label(Sex, student.sex)),
+        (_("出生日期"), student.birth_date.isoformat()),
+        (_("民族"), coded(CodeTable.ETHNICITY, student.ethnicity)),
+        (_("国籍/地区"), coded(CodeTable.COUNTRY, student.nationality)),
+        (_("身份证件类型"), _label(IdType, student.id_type)),
+        (_("身份证件号"), identity.masked_id(student)),
+        (
+            _("证件有效期至"),
+            student.id_valid_until.isoformat() if student.id_valid_until else "",
+        ),
+        (_("港澳台侨外"), coded(CodeTable.HMT, student.hmt_code)),
+        (_("出生地"), place(student.birthplace_code)),
+        (_("籍贯"), place(student.native_place_code)),
+        (_("户口所在地"), place(student.household_place_code)),
+        (_("户口性质"), coded(CodeTable.HOUSEHOLD_TYPE, student.household_type)),
+        (_("健康状况"), coded(CodeTable.HEALTH, student.health)),
+    ]
+    school_rows = [
+        (_("学籍号"), student.number),
+        (_("学籍号类别"), _label(NumberKind, student.number_kind)),
+        (_("学校"), record.school.name),
+        (_("学段"), _label(Stage, record.stage)),
+        (_("年级"), _grade_name(record.grade)),
+        (_("班级"), record.class_name),
+        (_("入学年月"), record.entry_date.strftime("%Y-%m")),
+        (_("入学方式"), coded(CodeTable.ENTRY_MODE, record.entry_mode)),
+        (_("就读方式"), coded(CodeTable.ATTENDANCE, record.attendance)),
+        (_("培养类型"), _label(Programme, record.programme)),
+    ]
+    guardians = [
+        {
+            "name": guardian.name,
+            "relation": coded(CodeTable.RELATION, guardian.relation),
+            "id_type": _label(IdType, guardian.id_type),
+            "masked_id": identity.masked_id(guardian),
+            # Phones are sensitive (requirements §8): masked until the reveal workflow.
+            "phone": identity.mask_number(guardian.phone),
+            "is_guardian": guardian.is_guardian,
+        }
+        for guardian in student.guardians.all()
+    ]
+    events = [
+        {
+            "event": event,
+            "kind": _label(EventKind, event.kind),
+            "from_state": _label(StatusState, event.from_state),
+            "to_state": _label(StatusState, event.to_state),
+            "grade": _grade_name(event.grade),
+        }
+        for event in detail.events
+    ]
+    return render(
+        request,
+        "students/detail.html",
+        {
+            "student": student,
+            "record": record,
+            "state_label": _label(StatusState, record.state),
+            "identity_rows": identity_rows,
+            "school_rows": school_rows,
+            "guardians": guardians,
+            "non_basic_rows": _non_basic_rows(student, names[CodeTable.DISABILITY]),
+            "events": events,
+            "numbers": [{"number": n, "kind": _label(NumberKind, n.kind)} for n in detail.numbers],
+            "revisions": detail.revisions,
+        },
+    )
+
+
+def _non_basic_rows(student, disability_names: dict[str, str]) -> list[tuple[str, str]]:
+    """The non-basic data labelled by the schema they were filed under."""
+    try:
+        info = student.non_basic
+    except NonBasicInfo.DoesNotExist:
+        return []
+    rows = []
+    for spec in info.schema.fields:
+        value = info.data.get(spec["key"])
+        if spec.get("type") == "bool":
+            shown = _("是") if value else _("否")
+        elif spec.get("type") == "choice" and spec.get("code_table") == CodeTable.DISABILITY:
+            shown = disability_names.get(str(value), str(value)) if value else ""
+        elif spec["key"] in ("phone", "address") and value:
+            shown = identity.mask_number(str(value))
+        else:
+            shown = "" if value is None else str(value)
+        rows.append((spec.get("label", spec["key"]), shown))
+    return rows
+
+
+# ---------------------------------------------------------------- registration
+
+
+def _candidate_rows(candidates) -> list[dict]:
+    """Candidates from a check (objects) or a Conflict's detail (dicts), ready to show.
+
+    A candidate may sit outside the clerk's scope: its student number (a G number carries
+    the ID number) is masked like an ID.
+    """
+    rows = []
+    for candidate in candidates:
+        get: Callable[[str], Any] = (
+            candidate.get if isinstance(candidate, dict) else candidate.__getattribute__
+        )
+        birth = get("birth_date")
+        rows.append(
+            {
+                "number": identity.mask_number(get("number")),
+                "name": get("name"),
+                "birth_date": birth.isoformat() if isinstance(birth, date) else birth,
+                "sex": _label(Sex, get("sex")),
+                "school_name": get("school_name"),
+                "state": _label(StatusState, get("state")),
+                "score": get("score"),
+                "reasons": list(get("reasons") or []),
+            }
+        )
+    return rows
+
+
+def _registration_page(request: HtmxHttpRequest, form: RegistrationForm, **context) -> HttpResponse:
+    template = "students/_register_form.html" if request.htmx else "students/register.html"
+    return render(request, template, {"form": form, **context})
+
+
+def _registration_form(request: HtmxHttpRequest) -> RegistrationForm:
+    data = request.POST if request.method == "POST" else None
+    school = request.GET.get("school", "")
+    initial = {"school_code": school} if school else {}
+    return RegistrationForm(
+        data,
+        initial=initial,
+        schools=_first_schools(request.user),
+        non_basic_fields=non_basic_fields_for(_province_of(request.user)),
+    )
+
+
+def _province_of(user) -> str:
+    """The province whose non-basic schema applies: the unit's own; none for the nation and
+    the separately listed schools (they get the national default)."""
+    prefix = user.unit.area_prefix if user.unit is not None else ""
+    return prefix[:2] if len(prefix) >= 2 and not prefix.startswith(SEPARATE_PREFIX) else ""
+
+
+_SCHOOL_UNKNOWN = _("未找到该学校，或不在您的管理范围内")
+
+
+@page
+def register(request: HtmxHttpRequest) -> HttpResponse:
+    """Register a new student; on a duplicate warning the clerk confirms or reactivates."""
+    require_permission(request.user, Permission.STUDENT_REGISTER)
+    form = _registration_form(request)
+    if request.method != "POST" or not form.is_valid():
+        return _registration_page(request, form)
+    try:
+        result = student_register(
+            actor=request.user,
+            data=form.registration_data(),
+            confirm_distinct=form.cleaned_data["confirm_distinct"],
+            reactivate=form.cleaned_data["reactivate"],
+        )
+    except ValidationFailed as error:
+        form.add_field_errors(error.errors)
+        return _registration_page(request, form, failed=error.message, failed_errors=error.errors)
+    except NotFound:
+        form.add_error("school_code", str(_SCHOOL_UNKNOWN))
+        return _registration_page(request, form)
+    except Conflict as conflict:
+        return _registration_page(
+            request,
+            form,
+            conflict={
+                "code": conflict.code,
+                "message": conflict.message,
+                "candidates": _candidate_rows(conflict.detail.get("candidates", [])),
+            },
+        )
+    student = result.student
+    if result.reactivated:
+        messages.success(
+            request, _("已恢复 %(name)s 的原学籍（学籍号 %(number)s）。") % _names(student)
+        )
+    else:
+        messages.success(request, _("已注册 %(name)s，学籍号 %(number)s。") % _names(student))
+    return redirect("students:detail", student_id=student.pk)
+
+
+def _names(student) -> dict:
+    return {"name": student.name, "number": student.number}
+
+
+@require_POST
+@page
+def register_check(request: HtmxHttpRequest) -> HttpResponse:
+    """The "校验" button: validation and the duplicate check, nothing saved."""
+    require_permission(request.user, Permission.STUDENT_REGISTER)
+    form = _registration_form(request)
+    check = None
+    if form.is_valid():
+        try:
+            result = student_check_registration(actor=request.user, data=form.registration_data())
+        except NotFound:
+            form.add_error("school_code", str(_SCHOOL_UNKNOWN))
+        else:
+            form.add_field_errors(result.errors)
+            check = {
+                "ok": result.ok,
+                "errors": result.errors,
+                "number_kind": _label(NumberKind, result.number_kind),
+                "existing_action": result.existing_action,
+                "existing": _existing_summary(result.existing),
+                "candidates": _candidate_rows(result.candidates),
+            }
+    return _registration_page(request, form, check=check, checked=True)
+
+
+def _existing_summary(student) -> dict | None:
+    if student is None:
+        return None
+    record = getattr(student, "record", None)
+    return {
+        "name": student.name,
+        "number": identity.mask_number(student.number),
+        "school_name": record.school.name if record else "",
+        "state": _label(StatusState, record.state) if record else "",
+    }
