@@ -29,7 +29,7 @@ def resident_id(
     return body + resident_id_check_char(body)
 
 
-class SchoolFactory(factory.django.DjangoModelFactory):
+class SchoolFactory(factory.django.DjangoModelFactory[School]):
     class Meta:
         model = School
         skip_postgeneration_save = True
