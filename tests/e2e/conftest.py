@@ -51,3 +51,18 @@ def phone_page(browser, live_server):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def reference_data(request):
+    """Transactional tests flush every table afterwards, reference data included: reload it."""
+    if "live_server" not in request.fixturenames and "transactional_db" not in request.fixturenames:
+        return
+    request.getfixturevalue("transactional_db")
+    from xueji.divisions.models import Division
+    from xueji.divisions.refdata import load_reference_data
+    from xueji.divisions.selectors import clear_caches
+
+    if not Division.objects.exists():
+        load_reference_data()
+        clear_caches()
