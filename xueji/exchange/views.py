@@ -7,7 +7,6 @@ it, nobody else (a job of another unit is "not found", like an out-of-scope reco
 from uuid import UUID
 
 from django import forms
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
@@ -15,15 +14,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from xueji import clock
-from xueji.accounts.permissions import has_permission, require_permission
+from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
-from xueji.errors import Forbidden, NotFound, ValidationFailed
+from xueji.errors import ValidationFailed
 from xueji.students.identity import mask_number
 from xueji.web.views import page
 
 from .columns import SCHOOL_COLUMNS, STUDENT_COLUMNS
 from .models import ImportJob, ImportKind, ImportMode, ImportStatus
 from .reports import build_template, error_report_csv, error_report_xlsx
+from .selectors import access_import_job, import_jobs_visible
 from .services import import_job_create
 from .tasks import run_import_job
 
@@ -59,28 +59,6 @@ def _permission_for(kind: str) -> str:
     return Permission.STUDENT_IMPORT if kind == ImportKind.STUDENTS else Permission.SCHOOL_EDIT
 
 
-def _may_import(user) -> bool:
-    return has_permission(user, Permission.STUDENT_IMPORT) or has_permission(
-        user, Permission.SCHOOL_EDIT
-    )
-
-
-def _unit_jobs(user) -> QuerySet[ImportJob]:
-    """The jobs of the account's unit, and only those."""
-    if user.unit_id is None:
-        return ImportJob.objects.none()
-    return ImportJob.objects.filter(unit_id=user.unit_id).select_related("created_by")
-
-
-def _access_job(user, job_id: UUID) -> ImportJob:
-    if not _may_import(user):
-        raise Forbidden()
-    job = _unit_jobs(user).filter(pk=job_id).first()
-    if job is None:
-        raise NotFound("import_job")
-    return job
-
-
 def _upload(request: HttpRequest, kind: str) -> HttpResponse:
     """The upload page of one kind; a valid upload becomes a queued job."""
     require_permission(request.user, _permission_for(kind))
@@ -105,7 +83,7 @@ def _upload(request: HttpRequest, kind: str) -> HttpResponse:
             else:
                 run_import_job.enqueue(str(job.pk))
                 return redirect("imports:detail", job_id=job.pk)
-    recent = _unit_jobs(request.user).filter(kind=kind)[:5]
+    recent = import_jobs_visible(request.user).select_related("created_by").filter(kind=kind)[:5]
     return render(
         request,
         "exchange/upload.html",
@@ -125,9 +103,7 @@ def school_import(request: HttpRequest) -> HttpResponse:
 
 @page
 def job_list(request: HttpRequest) -> HttpResponse:
-    if not _may_import(request.user):
-        raise Forbidden()
-    jobs = list(_unit_jobs(request.user)[:100])
+    jobs = list(import_jobs_visible(request.user).select_related("created_by")[:100])
     return render(request, "exchange/jobs.html", {"jobs": jobs})
 
 
@@ -156,14 +132,14 @@ def _job_context(job: ImportJob) -> dict:
 
 @page
 def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    job = _access_job(request.user, job_id)
+    job = access_import_job(request.user, job_id=job_id)
     return render(request, "exchange/job.html", _job_context(job))
 
 
 @page
 def job_progress(request: HttpRequest, job_id: UUID) -> HttpResponse:
     """The job's body, polled every second by htmx until the job has finished."""
-    job = _access_job(request.user, job_id)
+    job = access_import_job(request.user, job_id=job_id)
     return render(request, "exchange/_job_body.html", _job_context(job))
 
 
@@ -175,7 +151,7 @@ def _download(content: bytes, *, filename: str, content_type: str) -> HttpRespon
 
 @page
 def job_errors_csv(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    job = _access_job(request.user, job_id)
+    job = access_import_job(request.user, job_id=job_id)
     return _download(
         error_report_csv(job),
         filename=_("错误报告-%s.csv") % job.file_name.rsplit(".", 1)[0],
@@ -185,7 +161,7 @@ def job_errors_csv(request: HttpRequest, job_id: UUID) -> HttpResponse:
 
 @page
 def job_errors_xlsx(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    job = _access_job(request.user, job_id)
+    job = access_import_job(request.user, job_id=job_id)
     return _download(
         error_report_xlsx(job),
         filename=_("错误报告-%s.xlsx") % job.file_name.rsplit(".", 1)[0],

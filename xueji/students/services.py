@@ -60,14 +60,20 @@ def schema_for_province(province_code: str) -> NonBasicSchema:
         .first()
     )
     if schema is None:
-        schema = NonBasicSchema.objects.create(
-            province_code="",
-            version=1,
-            fields=DEFAULT_SCHEMA_FIELDS,
-            filed_at=clock.now(),
-            filed_by="system",
-            note="全国默认方案",
-        )
+        # Concurrent first registrations race to create it: the unique (province, version)
+        # index lets one in, the others read the row it wrote.
+        try:
+            with transaction.atomic():
+                schema = NonBasicSchema.objects.create(
+                    province_code="",
+                    version=1,
+                    fields=DEFAULT_SCHEMA_FIELDS,
+                    filed_at=clock.now(),
+                    filed_by="system",
+                    note="全国默认方案",
+                )
+        except IntegrityError:
+            schema = NonBasicSchema.objects.get(province_code="", version=1)
     return schema
 
 
@@ -474,14 +480,22 @@ def nonbasic_schema_file(*, actor, fields: list[dict], note: str = "") -> NonBas
             .order_by("-version")
             .first()
         )
-        schema = NonBasicSchema.objects.create(
-            province_code=province_code,
-            version=(latest.version + 1) if latest else 1,
-            fields=fields,
-            filed_at=clock.now(),
-            filed_by=actor.username,
-            note=note[:255],
-        )
+        try:
+            with transaction.atomic():
+                schema = NonBasicSchema.objects.create(
+                    province_code=province_code,
+                    version=(latest.version + 1) if latest else 1,
+                    fields=fields,
+                    filed_at=clock.now(),
+                    filed_by=actor.username,
+                    note=note[:255],
+                )
+        except IntegrityError:
+            # A first filing has no row to lock; the unique (province, version) decides.
+            raise Conflict(
+                "schema.concurrent_filing",
+                _("同一时间有另一份方案正在备案，请刷新后重试"),
+            ) from None
         audit_record(
             actor=actor,
             action="nonbasic_schema.file",
