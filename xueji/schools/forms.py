@@ -6,41 +6,11 @@ from django.utils.translation import gettext_lazy as _
 
 from xueji.accounts.scope import Scope
 from xueji.divisions.selectors import current_county_codes, division_full_name
-from xueji.errors import FieldError
+from xueji.web.forms import StyledForm
 
 from .rules import ManagingLevel, Operator, SchoolState, SchoolType
 
 _ANY = ("", _("全部"))
-
-
-def _css(widget: forms.Widget) -> str:
-    return "form-select" if isinstance(widget, forms.Select) else "form-control"
-
-
-class StyledForm(forms.Form):
-    """Bootstrap classes on every widget; ``is-invalid`` on fields with errors."""
-
-    marked_required: frozenset[str] = frozenset()
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {_css(widget)}".strip()
-
-    def add_error(self, field, error) -> None:
-        super().add_error(field, error)
-        names = list(error.error_dict) if hasattr(error, "error_dict") else [field]
-        for name in names:
-            if name in self.fields:
-                attrs = self.fields[name].widget.attrs
-                if "is-invalid" not in attrs.get("class", ""):
-                    attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
-                attrs["aria-invalid"] = "true"
-
-    def add_field_errors(self, errors: list[FieldError]) -> None:
-        for error in errors:
-            self.add_error(error.field if error.field in self.fields else None, str(error.message))
 
 
 def county_choices(scope: Scope) -> list[tuple[str, str]]:

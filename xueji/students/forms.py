@@ -14,10 +14,11 @@ from django.utils.translation import gettext_lazy as _
 from xueji.divisions.models import CodeTable
 from xueji.divisions.selectors import code_items
 from xueji.enrolment.rules import StatusState
-from xueji.errors import FieldError, NotFound
+from xueji.errors import NotFound
 from xueji.schools.models import School
 from xueji.schools.permissions import access_school
 from xueji.schools.rules import GRADES, SchoolState, Stage
+from xueji.web.forms import StyledForm, widget_css
 
 from .models import NonBasicSchema, Sex
 from .nonbasic import DEFAULT_SCHEMA_FIELDS
@@ -30,46 +31,6 @@ SCHOOL_SELECT_LIMIT = 500
 
 _BLANK = ("", _("— 请选择 —"))
 _ANY = ("", _("全部"))
-
-
-def _css(widget: forms.Widget) -> str:
-    if isinstance(widget, forms.CheckboxInput):
-        return "form-check-input"
-    if isinstance(widget, forms.Select):
-        return "form-select"
-    return "form-control"
-
-
-class StyledForm(forms.Form):
-    """Bootstrap classes on every widget; ``is-invalid`` and ``aria-invalid`` on fields with
-    errors, whether Django or a service found them."""
-
-    marked_required: frozenset[str] = frozenset()
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {_css(widget)}".strip()
-
-    def add_error(self, field, error) -> None:
-        super().add_error(field, error)
-        names = list(error.error_dict) if hasattr(error, "error_dict") else [field]
-        for name in names:
-            if name in self.fields:
-                attrs = self.fields[name].widget.attrs
-                if "is-invalid" not in attrs.get("class", ""):
-                    attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
-                attrs["aria-invalid"] = "true"
-
-    def add_field_errors(self, errors: list[FieldError]) -> None:
-        """Place a service's field errors next to their fields (others above the form)."""
-        for error in errors:
-            field = error.field if error.field in self.fields else None
-            message = str(error.message)
-            if field is None and error.field:
-                message = f"{error.field}：{message}"
-            self.add_error(field, message)
 
 
 def _set_choices(form: forms.Form, name: str, choices: list) -> None:
@@ -148,7 +109,7 @@ class StudentFilterForm(StyledForm):
             del self.fields["school"]
         else:
             self.fields["school"] = _school_field(schools, label=_("学校"), blank=_ANY)
-            self.fields["school"].widget.attrs["class"] = _css(self.fields["school"].widget)
+            self.fields["school"].widget.attrs["class"] = widget_css(self.fields["school"].widget)
         _set_choices(self, "grade", grade_choices(blank=_ANY))
         _set_choices(self, "state", [_ANY, *StatusState.choices])
 
@@ -295,7 +256,7 @@ class RegistrationForm(StyledForm):
         self.non_basic_keys = self._add_non_basic_fields(non_basic_fields or DEFAULT_SCHEMA_FIELDS)
         open_schools = [s for s in schools if s.state == SchoolState.OPEN]
         school_field = _school_field(open_schools, label=_("学校"), blank=_BLANK)
-        school_field.widget.attrs["class"] = _css(school_field.widget)
+        school_field.widget.attrs["class"] = widget_css(school_field.widget)
         self.fields["school_code"] = school_field
         _set_choices(self, "sex", [_BLANK, *Sex.choices])
         _set_choices(self, "grade", grade_choices())
@@ -351,7 +312,7 @@ class RegistrationForm(StyledForm):
                 field = forms.CharField(
                     label=label, required=False, max_length=int(spec.get("max_length", 200))
                 )
-            field.widget.attrs["class"] = _css(field.widget)
+            field.widget.attrs["class"] = widget_css(field.widget)
             self.fields[spec["key"]] = field
             keys.append(spec["key"])
             if required:
