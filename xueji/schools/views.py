@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -12,14 +11,13 @@ from xueji.accounts.permissions import has_permission, require_permission
 from xueji.accounts.rules import Permission
 from xueji.accounts.scope import scope_for
 from xueji.divisions.selectors import division_full_name
-from xueji.enrolment.models import StatusRecord
-from xueji.enrolment.rules import ON_ROLL, StatusState
+from xueji.enrolment.selectors import school_grade_counts
 from xueji.errors import Conflict, ValidationFailed
 from xueji.web.views import page
 
 from .forms import SchoolCreateForm, SchoolEditForm, SchoolFilterForm
 from .permissions import access_school
-from .rules import GRADES, SchoolState
+from .rules import SchoolState
 from .selectors import school_list
 from .services import school_create, school_update
 
@@ -61,20 +59,7 @@ def school_list_view(request: HttpRequest) -> HttpResponse:
 def school_detail_view(request: HttpRequest, school_id: int) -> HttpResponse:
     require_permission(request.user, Permission.SCHOOL_VIEW)
     school = access_school(request.user, school_id=school_id)
-    # Students on the school's roll by grade: one grouped query.
-    counts = list(
-        StatusRecord.objects.filter(school_id=school.pk, state__in=ON_ROLL)
-        .values("grade")
-        .annotate(
-            on_roll=Count("pk"),
-            enrolled=Count("pk", filter=Q(state=StatusState.ENROLLED)),
-            classes=Count("class_name", distinct=True),
-        )
-        .order_by("grade")
-    )
-    for row in counts:
-        grade = GRADES.get(row["grade"])
-        row["name"] = grade.name if grade else row["grade"]
+    counts = school_grade_counts(school.pk)
     return render(
         request,
         "schools/detail.html",
