@@ -62,3 +62,22 @@ def make_student(school_user):
         return result.student
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def reference_data(request):
+    """Transactional tests flush every table afterwards, reference data included: reload it."""
+    marker = request.node.get_closest_marker("django_db")
+    by_marker = marker is not None and bool(
+        marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+    )
+    if not by_marker and not {"live_server", "transactional_db"} & set(request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db")
+    from xueji.divisions.models import Division
+    from xueji.divisions.refdata import load_reference_data
+    from xueji.divisions.selectors import clear_caches
+
+    if not Division.objects.exists():
+        load_reference_data()
+        clear_caches()

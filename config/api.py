@@ -8,13 +8,16 @@ from xueji.accounts.api import router as accounts_router
 from xueji.divisions.api import router as divisions_router
 from xueji.errors import DomainError
 from xueji.exchange.api import router as exchange_router
+from xueji.i18n import gettext_lazy_str as _
 from xueji.schools.api import router as schools_router
 from xueji.students.api import router as students_router
 
 api = NinjaAPI(
-    title="xueji 学籍管理 API",
+    title=_("xueji 学籍管理 API"),
     version="1",
-    description="中小学生学籍管理系统接口。会话（页面登录）或 Bearer 令牌认证；超出管理范围的对象一律返回 404。",
+    description=_(
+        "中小学生学籍管理系统接口。会话（页面登录）或 Bearer 令牌认证；超出管理范围的对象一律返回 404。"
+    ),
     auth=[ApiTokenAuth(), UnitSession()],
     urls_namespace="api",
 )

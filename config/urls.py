@@ -13,6 +13,7 @@ def health(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("api/", api.urls),
     path("healthz", health, name="health"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("students/", include("xueji.students.urls")),
     path("schools/", include("xueji.schools.urls")),
     path("imports/", include("xueji.exchange.urls")),

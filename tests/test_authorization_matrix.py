@@ -225,6 +225,10 @@ POLICY: dict[str, Policy] = {
     ),
     # -- outside the API ---------------------------------------------------------------------
     "health": Policy("healthz", PUBLIC, sample=Sample("GET", "/healthz")),
+    # Django's set_language: POST only, stores the choice and redirects back.
+    "set_language": Policy(
+        "i18n/setlang/", PUBLIC, methods=("POST",), sample=Sample("POST", "/i18n/setlang/", ok=302)
+    ),
     "web:home": Policy("", SIGNED_IN, LIST, sample=Sample("GET", "/")),
     "web:login": Policy("login/", PUBLIC, methods=("GET", "POST"), sample=Sample("GET", "/login/")),
     # Django's LogoutView takes POST only; signing out needs no account.

@@ -16,7 +16,11 @@ class FieldError:
     row: int | None = None
 
     def as_dict(self) -> dict:
-        out: dict[str, str | int] = {"field": self.field, "code": self.code, "message": str(self.message)}
+        out: dict[str, str | int] = {
+            "field": self.field,
+            "code": self.code,
+            "message": str(self.message),
+        }
         if self.value:
             out["value"] = self.value
         if self.row is not None:

@@ -23,14 +23,22 @@ class Client:
         self.base = base
         self.token = token
 
-    def call(self, method: str, path: str, body=None, *, raw: bytes | None = None, content_type: str = "application/json"):
+    def call(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        *,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+    ):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("Authorization", f"Bearer {self.token}")
         if data is not None:
             request.add_header("Content-Type", content_type)
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - live test server
+            with urllib.request.urlopen(request, timeout=30) as response:
                 payload = response.read()
                 return response.status, payload
         except urllib.error.HTTPError as error:
@@ -45,7 +53,9 @@ def multipart(fields: dict[str, str], file_name: str, content: bytes) -> tuple[b
     boundary = uuid.uuid4().hex
     out = io.BytesIO()
     for name, value in fields.items():
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        out.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
     out.write(
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
         "Content-Type: text/csv\r\n\r\n".encode()
@@ -55,7 +65,9 @@ def multipart(fields: dict[str, str], file_name: str, content: bytes) -> tuple[b
     return out.getvalue(), f"multipart/form-data; boundary={boundary}"
 
 
-def test_school_clerk_registers_and_imports_through_the_api(live_server, school_user, school, other_school):
+def test_school_clerk_registers_and_imports_through_the_api(
+    live_server, school_user, school, other_school
+):
     # given an API client holding a token of the school's clerk
     issued = api_token_issue(actor=school_user, user=school_user, name="e2e", expires_at=None)
     client = Client(live_server.url, issued.secret)
@@ -64,8 +76,17 @@ def test_school_clerk_registers_and_imports_through_the_api(live_server, school_
 
     # when it validates, then registers a student
     data = registration(school, name="陈𠇔明")
-    payload = {k: v for k, v in data.items() if not k.startswith("guardian_") and k != "left_behind"}
-    payload["guardians"] = [{"name": data["guardian_name"], "relation": "52", "id_number": data["guardian_id_number"], "phone": "13800138000"}]
+    payload = {
+        k: v for k, v in data.items() if not k.startswith("guardian_") and k != "left_behind"
+    }
+    payload["guardians"] = [
+        {
+            "name": data["guardian_name"],
+            "relation": "52",
+            "id_number": data["guardian_id_number"],
+            "phone": "13800138000",
+        }
+    ]
     status, check = client.json("POST", "/api/students/validate", payload)
     assert status == 200 and check["ok"] is True and check["number_kind"] == "G"
     status, created = client.json("POST", "/api/students", payload)
@@ -86,9 +107,14 @@ def test_school_clerk_registers_and_imports_through_the_api(live_server, school_
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([c.header for c in STUDENT_COLUMNS])
-    for row in (registration(school, name="王小明"), registration(school, name="李小红", sex="1", sex_code="1")):
+    for row in (
+        registration(school, name="王小明"),
+        registration(school, name="李小红", sex="1", sex_code="1"),
+    ):
         writer.writerow([row.get(c.key, "") for c in STUDENT_COLUMNS])
-    body, content_type = multipart({"mode": "all_or_nothing"}, "students.csv", out.getvalue().encode("utf-8-sig"))
+    body, content_type = multipart(
+        {"mode": "all_or_nothing"}, "students.csv", out.getvalue().encode("utf-8-sig")
+    )
     status, job_payload = client.call("POST", "/api/imports", raw=body, content_type=content_type)
     assert status == 202, job_payload
     job = json.loads(job_payload)

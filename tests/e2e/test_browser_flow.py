@@ -32,7 +32,16 @@ def test_clerk_registers_checks_duplicates_and_finds_the_student(page, school_us
     sign_in(page, school_user.username)
     data = registration(school, name="赵𪚥")
     page.goto("/students/register/")
-    for key in ("name", "birth_date", "id_number", "class_name", "entry_date", "guardian_name", "guardian_id_number", "guardian_phone"):
+    for key in (
+        "name",
+        "birth_date",
+        "id_number",
+        "class_name",
+        "entry_date",
+        "guardian_name",
+        "guardian_id_number",
+        "guardian_phone",
+    ):
         page.fill(f"#id_{key}", data[key])
     page.select_option("#id_sex", data["sex"])
     page.select_option("#id_grade", data["grade"])
@@ -42,7 +51,9 @@ def test_clerk_registers_checks_duplicates_and_finds_the_student(page, school_us
         page.select_option("#id_school_code", school.code)
     page.click("button:has-text('校验')")
     page.wait_for_selector("#check-result .alert")
-    assert "未发现" in page.inner_text("#check-result") or "通过" in page.inner_text("#check-result")
+    assert "未发现" in page.inner_text("#check-result") or "通过" in page.inner_text(
+        "#check-result"
+    )
     page.click("button:has-text('提交注册')")
     page.wait_for_url(re.compile(r".*/students/\d+/$"))
     assert "赵𪚥" in page.inner_text("h1")
@@ -70,7 +81,10 @@ def test_clerk_registers_checks_duplicates_and_finds_the_student(page, school_us
 def test_clerk_imports_a_csv_and_sees_the_result(page, school_user, school, tmp_path):
     sign_in(page, school_user.username)
     path = tmp_path / "学生.csv"
-    rows = [registration(school, name="周一"), registration(school, name="吴二", sex="1", sex_code="1")]
+    rows = [
+        registration(school, name="周一"),
+        registration(school, name="吴二", sex="1", sex_code="1"),
+    ]
     bad = registration(school, name="郑三", birth_date="2017-02-30")
     with path.open("w", encoding="gb18030", newline="") as handle:
         writer = csv.writer(handle)
@@ -90,7 +104,9 @@ def test_clerk_imports_a_csv_and_sees_the_result(page, school_user, school, tmp_
     assert not Student.objects.filter(name="郑三").exists()
 
 
-def test_county_reviewer_sees_its_schools_students_but_cannot_register(page, county_user, make_student, other_school):
+def test_county_reviewer_sees_its_schools_students_but_cannot_register(
+    page, county_user, make_student, other_school
+):
     make_student(name="钱多多")
     sign_in(page, county_user.username)
     page.goto("/students/")

@@ -4,6 +4,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.security import HttpBearer, SessionAuth
 
+from xueji.i18n import gettext_lazy_str as _
+
 from .tokens import api_token_authenticate
 
 
@@ -27,7 +29,7 @@ class UnitSession(SessionAuth):
         return user
 
 
-router = Router(tags=["账号"])
+router = Router(tags=[_("账号")])
 
 
 class MeOut(Schema):
@@ -39,7 +41,7 @@ class MeOut(Schema):
     roles: list[str]
 
 
-@router.get("/me", response=MeOut, summary="当前账号")
+@router.get("/me", response=MeOut, summary=_("当前账号"))
 def me(request: HttpRequest):
     user = request.auth  # type: ignore[attr-defined]
     return MeOut(

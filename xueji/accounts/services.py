@@ -24,7 +24,9 @@ _KIND_OF_LEVEL: dict[int, UnitKind] = {
 def unit_ensure_national() -> Unit:
     unit = Unit.objects.filter(kind=UnitKind.NATIONAL).first()
     if unit is None:
-        unit = Unit.objects.create(kind=UnitKind.NATIONAL, name=_("教育部"), area_prefix="")
+        unit = Unit.objects.create(
+            kind=UnitKind.NATIONAL, name="教育部", area_prefix=""
+        )  # stored data: always Chinese
     return unit
 
 
@@ -33,7 +35,7 @@ def unit_ensure_separate() -> Unit:
     if unit is None:
         unit = Unit.objects.create(
             kind=UnitKind.SEPARATE,
-            name=_("单列管理学校（海外中国学校、港澳内地课程学校）"),
+            name="单列管理学校（海外中国学校、港澳内地课程学校）",  # stored data
             parent=unit_ensure_national(),
             area_prefix=SEPARATE_PREFIX,
         )

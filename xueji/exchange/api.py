@@ -9,6 +9,7 @@ from ninja.files import UploadedFile
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
 from xueji.errors import NotFound
+from xueji.i18n import gettext_lazy_str as _
 
 from . import reports, services, tasks
 from .columns import COLUMNS_BY_KIND
@@ -16,10 +17,10 @@ from .models import ImportKind
 from .schemas import ImportErrorOut, ImportJobOut
 from .selectors import access_import_job, import_jobs_visible
 
-router = Router(tags=["批量导入"])
+router = Router(tags=[_("批量导入")])
 
 
-@router.get("/imports/template", summary="下载导入模板（xlsx）")
+@router.get("/imports/template", summary=_("下载导入模板（xlsx）"))
 def download_template(request: HttpRequest, kind: str = ImportKind.STUDENTS):
     user = request.auth  # type: ignore[attr-defined]
     require_permission(
@@ -35,7 +36,7 @@ def download_template(request: HttpRequest, kind: str = ImportKind.STUDENTS):
     return response
 
 
-@router.post("/imports", response={202: ImportJobOut}, summary="提交导入文件（后台处理）")
+@router.post("/imports", response={202: ImportJobOut}, summary=_("提交导入文件（后台处理）"))
 def submit_import(
     request: HttpRequest,
     file: File[UploadedFile],
@@ -54,12 +55,12 @@ def submit_import(
     return Status(202, job)
 
 
-@router.get("/imports", response=list[ImportJobOut], summary="本单位的导入任务")
+@router.get("/imports", response=list[ImportJobOut], summary=_("本单位的导入任务"))
 def list_imports(request: HttpRequest, limit: int = 50):
     return list(import_jobs_visible(request.auth)[: max(1, min(limit, 200))])  # type: ignore[attr-defined]
 
 
-@router.get("/imports/{job_id}", response=ImportJobOut, summary="导入任务进度与结果")
+@router.get("/imports/{job_id}", response=ImportJobOut, summary=_("导入任务进度与结果"))
 def get_import(request: HttpRequest, job_id: UUID):
     return access_import_job(request.auth, job_id=job_id)  # type: ignore[attr-defined]
 
@@ -67,14 +68,14 @@ def get_import(request: HttpRequest, job_id: UUID):
 @router.get(
     "/imports/{job_id}/errors",
     response=list[ImportErrorOut],
-    summary="错误明细（行、列、值、规则、说明）",
+    summary=_("错误明细（行、列、值、规则、说明）"),
 )
 def import_errors(request: HttpRequest, job_id: UUID, offset: int = 0, limit: int = 500):
     job = access_import_job(request.auth, job_id=job_id)  # type: ignore[attr-defined]
     return list(job.row_errors.order_by("row", "pk")[offset : offset + max(1, min(limit, 5000))])
 
 
-@router.get("/imports/{job_id}/errors.csv", summary="下载错误报告（csv）")
+@router.get("/imports/{job_id}/errors.csv", summary=_("下载错误报告（csv）"))
 def import_errors_csv(request: HttpRequest, job_id: UUID):
     job = access_import_job(request.auth, job_id=job_id)  # type: ignore[attr-defined]
     response = HttpResponse(reports.error_report_csv(job), content_type="text/csv; charset=utf-8")

@@ -6,6 +6,9 @@ error report, so the three can never disagree.
 
 from dataclasses import dataclass
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 from xueji.divisions.models import CodeTable
 
 
@@ -17,52 +20,60 @@ class Column:
     code_table: str = ""
     text: bool = True  # formatted as text in the template (IDs, codes)
     width: int = 14
-    note: str = ""
+    note: str | Promise = ""
     aliases: tuple[str, ...] = ()
 
 
 STUDENT_COLUMNS: tuple[Column, ...] = (
-    Column("school_code", "学校标识码", True, width=14, note="10位学校标识码"),
+    Column("school_code", "学校标识码", True, width=14, note=_("10位学校标识码")),
     Column("name", "姓名", True, width=12, aliases=("学生姓名",)),
     Column("former_name", "曾用名"),
-    Column("name_pinyin", "姓名拼音", note="可不填，系统自动生成"),
-    Column("sex", "性别", True, note="1 男，2 女", width=8),
+    Column("name_pinyin", "姓名拼音", note=_("可不填，系统自动生成")),
+    Column("sex", "性别", True, note=_("1 男，2 女"), width=8),
     Column("birth_date", "出生日期", True, note="YYYY-MM-DD", width=12),
-    Column("birthplace_code", "出生地", note="6位行政区划代码"),
-    Column("native_place_code", "籍贯", note="6位行政区划代码"),
-    Column("ethnicity", "民族", code_table=CodeTable.ETHNICITY, note="GB 3304 两位代码", width=8),
+    Column("birthplace_code", "出生地", note=_("6位行政区划代码")),
+    Column("native_place_code", "籍贯", note=_("6位行政区划代码")),
+    Column(
+        "ethnicity", "民族", code_table=CodeTable.ETHNICITY, note=_("GB 3304 两位代码"), width=8
+    ),
     Column(
         "nationality",
         "国籍/地区",
         code_table=CodeTable.COUNTRY,
-        note="ISO 3166 三位字母，默认 CHN",
+        note=_("ISO 3166 三位字母，默认 CHN"),
         width=10,
     ),
     Column(
         "id_type",
         "身份证件类型",
         code_table=CodeTable.ID_TYPE,
-        note="1 居民身份证 … 9 其他",
+        note=_("1 居民身份证 … 9 其他"),
         width=10,
     ),
     Column(
         "id_number",
         "身份证件号",
         width=22,
-        note="请以文本格式填写",
+        note=_("请以文本格式填写"),
         aliases=("身份证号", "证件号码"),
     ),
-    Column("id_valid_until", "证件有效期", note="YYYY-MM-DD 或 长期"),
+    Column("id_valid_until", "证件有效期", note=_("YYYY-MM-DD 或 长期")),
     Column("hmt_code", "港澳台侨外", code_table=CodeTable.HMT, width=10),
-    Column("household_place_code", "户口所在地", note="6位行政区划代码"),
+    Column("household_place_code", "户口所在地", note=_("6位行政区划代码")),
     Column("household_type", "户口性质", code_table=CodeTable.HOUSEHOLD_TYPE, width=10),
     Column("health", "健康状况", code_table=CodeTable.HEALTH, width=10),
-    Column("grade", "年级", True, code_table=CodeTable.GRADE, note="11 一年级 … 33 高三", width=8),
+    Column(
+        "grade", "年级", True, code_table=CodeTable.GRADE, note=_("11 一年级 … 33 高三"), width=8
+    ),
     Column("class_name", "班级", width=10),
     Column("entry_date", "入学年月", True, note="YYYY-MM", width=10),
     Column("entry_mode", "入学方式", code_table=CodeTable.ENTRY_MODE, width=10),
     Column(
-        "attendance", "就读方式", code_table=CodeTable.ATTENDANCE, note="1 走读，2 住校", width=10
+        "attendance",
+        "就读方式",
+        code_table=CodeTable.ATTENDANCE,
+        note=_("1 走读，2 住校"),
+        width=10,
     ),
     Column("guardian_name", "监护人姓名", width=12),
     Column("guardian_relation", "监护人关系", code_table=CodeTable.RELATION, width=10),
@@ -71,20 +82,22 @@ STUDENT_COLUMNS: tuple[Column, ...] = (
     Column("guardian_phone", "监护人电话", width=14),
     Column("address", "现住址", width=30),
     Column("phone", "联系电话", width=14),
-    Column("left_behind", "留守儿童", note="是/否", width=8),
-    Column("migrant", "随迁子女", note="是/否", width=8),
-    Column("orphan", "孤儿", note="是/否", width=8),
+    Column("left_behind", "留守儿童", note=_("是/否"), width=8),
+    Column("migrant", "随迁子女", note=_("是/否"), width=8),
+    Column("orphan", "孤儿", note=_("是/否"), width=8),
     Column("disability", "残疾类型", code_table=CodeTable.DISABILITY, width=10),
-    Column("regular_class", "随班就读", note="是/否", width=8),
+    Column("regular_class", "随班就读", note=_("是/否"), width=8),
 )
 
 SCHOOL_COLUMNS: tuple[Column, ...] = (
     Column("code", "学校标识码", True, width=14),
     Column("name", "学校名称", True, width=30),
     Column("school_type", "学校类型", True, code_table=CodeTable.SCHOOL_TYPE, width=12),
-    Column("operator", "办学性质", code_table=CodeTable.OPERATOR, note="1 公办，2 民办", width=10),
-    Column("division_code", "所在区县", note="6位县级行政区划代码；单列学校不填", width=12),
-    Column("managing_level", "学籍主管层级", note="county/city/province，默认 county", width=12),
+    Column(
+        "operator", "办学性质", code_table=CodeTable.OPERATOR, note=_("1 公办，2 民办"), width=10
+    ),
+    Column("division_code", "所在区县", note=_("6位县级行政区划代码；单列学校不填"), width=12),
+    Column("managing_level", "学籍主管层级", note=_("county/city/province，默认 county"), width=12),
     Column("address", "地址", width=30),
 )
 
@@ -104,6 +117,10 @@ def header_map(columns: tuple[Column, ...]) -> dict[str, str]:
 
 def label_of(columns: tuple[Column, ...], key: str) -> str:
     for column in columns:
-        if column.key == key or key.startswith(column.key):
+        if column.key == key:
+            return column.header
+    # Nested keys (guardians[0].name) fall back to the column they start with.
+    for column in columns:
+        if key.startswith(column.key):
             return column.header
     return key

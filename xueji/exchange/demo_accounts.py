@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from xueji.accounts.models import Role, Unit, User
 from xueji.accounts.services import (
     unit_ensure_for_division,
@@ -35,21 +37,26 @@ def ensure_demo_accounts() -> list[DemoAccount]:
         return []
     county = school.division_code
     units: list[tuple[str, str, Unit, list[str]]] = [
-        ("国家级", "demo-national", unit_ensure_national(), [Role.REVIEWER]),
+        (_("国家级"), "demo-national", unit_ensure_national(), [Role.REVIEWER]),
         (
-            "省级",
+            _("省级"),
             "demo-province",
             unit_ensure_for_division(division_code=county[:2] + "0000"),
             [Role.REVIEWER],
         ),
         (
-            "地市级",
+            _("地市级"),
             "demo-city",
             unit_ensure_for_division(division_code=county[:4] + "00"),
             [Role.REVIEWER],
         ),
-        ("县区级", "demo-county", unit_ensure_for_division(division_code=county), [Role.REVIEWER]),
-        ("学校", "demo-school", unit_ensure_for_school(school), [Role.CLERK]),
+        (
+            _("县区级"),
+            "demo-county",
+            unit_ensure_for_division(division_code=county),
+            [Role.REVIEWER],
+        ),
+        (_("学校"), "demo-school", unit_ensure_for_school(school), [Role.CLERK]),
     ]
     accounts = []
     for level, username, unit, roles in units:

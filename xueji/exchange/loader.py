@@ -3,6 +3,10 @@
 Rows are validated in Python, then streamed into a temporary staging table — ``COPY`` on
 PostgreSQL, ``executemany`` on SQLite — and moved into the registry tables with a handful
 of ``INSERT … SELECT`` statements inside one transaction. No per-row ORM calls.
+
+Each staged row carries its future student id, so that the six tables hanging off the
+student are filled by reading the stage front to back: no statement joins back to the
+registry's million students to find the id the first one gave out.
 """
 
 import json
@@ -52,8 +56,19 @@ STAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("g_id_key", "varchar(64)", "text"),
     ("g_phone", "varchar(32)", "text"),
     ("non_basic", "jsonb", "text"),
+    ("schema_id", "bigint", "integer"),  # the province's non-basic schema; NULL: merge default
 )
 STAGE_NAMES = tuple(c[0] for c in STAGE_COLUMNS)
+# Filled by the stage itself: the student id from the sequence (PostgreSQL), or the row's
+# position in the stage, offset at merge time by the highest id given out (SQLite).
+_ID_COLUMN = ("student_id", "bigint", "integer")
+_PG_NEXT_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('students_student', 'id')) FROM generate_series(1, %s)"
+)
+_SQLITE_TOP_ID = (
+    "SELECT MAX(top) FROM (SELECT MAX(id) AS top FROM students_student UNION ALL "
+    "SELECT seq FROM sqlite_sequence WHERE name = 'students_student')"
+)
 _STUDENT_COPY = (
     "number",
     "number_kind",
@@ -97,7 +112,8 @@ class StudentStage:
         self.table = f"xueji_stage_{tag}"
         pg = _is_pg()
         columns = ", ".join(
-            f"{name} {pg_type if pg else lite}" for name, pg_type, lite in STAGE_COLUMNS
+            f"{name} {pg_type if pg else lite}"
+            for name, pg_type, lite in (*STAGE_COLUMNS, _ID_COLUMN)
         )
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
@@ -108,24 +124,28 @@ class StudentStage:
         """Append rows (tuples in ``STAGE_NAMES`` order, dates already adapted)."""
         if not rows:
             return
+        names = ", ".join((*STAGE_NAMES, _ID_COLUMN[0]))
         with connection.cursor() as cursor:
             if _is_pg():
-                with cursor.cursor.copy(
-                    f"COPY {self.table} ({', '.join(STAGE_NAMES)}) FROM STDIN"
-                ) as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                # Ids drawn now, in row order; an import that is then refused leaves a gap
+                # in the sequence, as any rolled-back insert does.
+                cursor.execute(_PG_NEXT_IDS, [len(rows)])
+                ids = sorted(row[0] for row in cursor.fetchall())
+                with cursor.cursor.copy(f"COPY {self.table} ({names}) FROM STDIN") as copy:
+                    for row, student_id in zip(rows, ids, strict=True):
+                        copy.write_row((*row, student_id))
             else:
-                marks = ", ".join(["%s"] * len(STAGE_NAMES))
+                marks = ", ".join(["%s"] * (len(STAGE_NAMES) + 1))
+                positions = range(self.count + 1, self.count + len(rows) + 1)
                 with transaction.atomic():
-                    cursor.executemany(f"INSERT INTO {self.table} VALUES ({marks})", rows)
+                    cursor.executemany(
+                        f"INSERT INTO {self.table} ({names}) VALUES ({marks})",
+                        [(*row, position) for row, position in zip(rows, positions, strict=True)],
+                    )
         self.count += len(rows)
 
     def index(self) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(f"CREATE INDEX {self.table}_number ON {self.table} (number)")
-            if _is_pg():
-                cursor.execute(f"ANALYZE {self.table}")
+        """Nothing to index: the merge reads the stage front to back and joins nothing."""
 
     def drop(self) -> None:
         with connection.cursor() as cursor:
@@ -162,52 +182,56 @@ class StudentStage:
         t = self.table
         cols = ", ".join(_STUDENT_COPY)
         with connection.cursor() as cursor:
+            if pg:
+                sid = "st.student_id"
+            else:
+                # The write lock is held (IMMEDIATE transaction): nobody else hands out ids.
+                cursor.execute(_SQLITE_TOP_ID)
+                sid = f"(st.student_id + {int(cursor.fetchone()[0] or 0)})"
             cursor.execute(
-                f"INSERT INTO students_student ({cols}, frozen, created_at, updated_at) "
-                f"SELECT {cols}, {false}, %s, %s FROM {t} ORDER BY row_no",
+                f"INSERT INTO students_student (id, {cols}, frozen, created_at, updated_at) "
+                f"SELECT {sid}, {cols}, {false}, %s, %s FROM {t} st ORDER BY st.row_no",
                 [stamp, stamp],
             )
             inserted = cursor.rowcount
             cursor.execute(
                 f"INSERT INTO students_studentnumber (number, student_id, kind, issued_at, reason) "
-                f"SELECT st.number, s.id, st.number_kind, %s, '' FROM {t} st "
-                f"JOIN students_student s ON s.number = st.number",
+                f"SELECT st.number, {sid}, st.number_kind, %s, '' FROM {t} st",
                 [stamp],
             )
             cursor.execute(
                 "INSERT INTO enrolment_statusrecord (student_id, school_id, area_code, province_code, "
                 "stage, grade, class_name, state, entry_date, entry_mode, attendance, programme, "
                 "registered_at, updated_at) "
-                f"SELECT s.id, st.school_id, st.area_code, st.province_code, st.stage, st.grade, "
+                f"SELECT {sid}, st.school_id, st.area_code, st.province_code, st.stage, st.grade, "
                 f"st.class_name, 'enrolled', st.entry_date, st.entry_mode, st.attendance, 'general', %s, %s "
-                f"FROM {t} st JOIN students_student s ON s.number = st.number",
+                f"FROM {t} st",
                 [stamp, stamp],
             )
             cursor.execute(
                 "INSERT INTO enrolment_statusevent (record_id, kind, occurred_at, effective_date, "
                 "actor_id, actor_username, from_state, to_state, school_id, stage, grade, class_name, "
                 "reason, batch) "
-                f"SELECT s.id, %s, %s, st.entry_date, %s, %s, '', 'enrolled', st.school_id, st.stage, "
-                f"st.grade, st.class_name, '', %s FROM {t} st JOIN students_student s ON s.number = st.number",
+                f"SELECT {sid}, %s, %s, st.entry_date, %s, %s, '', 'enrolled', st.school_id, st.stage, "
+                f"st.grade, st.class_name, '', %s FROM {t} st",
                 [event_kind, stamp, actor_id, actor_name, batch],
             )
             cursor.execute(
                 "INSERT INTO students_guardian (student_id, relation, name, id_type, id_number, id_key, "
                 "phone, is_guardian) "
-                f"SELECT s.id, st.g_relation, st.g_name, st.g_id_type, st.g_id_number, st.g_id_key, "
-                f"st.g_phone, {'true' if pg else '1'} FROM {t} st "
-                f"JOIN students_student s ON s.number = st.number WHERE st.g_name <> ''",
+                f"SELECT {sid}, st.g_relation, st.g_name, st.g_id_type, st.g_id_number, st.g_id_key, "
+                f"st.g_phone, {'true' if pg else '1'} FROM {t} st WHERE st.g_name <> ''",
             )
             cursor.execute(
                 "INSERT INTO students_nonbasicinfo (student_id, schema_id, data, updated_at) "
-                f"SELECT s.id, %s, st.non_basic, %s FROM {t} st JOIN students_student s ON s.number = st.number",
+                f"SELECT {sid}, COALESCE(st.schema_id, %s), st.non_basic, %s FROM {t} st",
                 [schema_id, stamp],
             )
             cursor.execute(
                 "INSERT INTO audit_auditevent (at, actor_id, actor_username, unit_id, action, "
                 "object_type, object_id, summary, detail, ip, user_agent, channel, request_id) "
-                f"SELECT %s, %s, %s, %s, %s, 'student', CAST(s.id AS {text}), %s || st.number, "
-                f"{jsonb}, {inet}, %s, %s, %s FROM {t} st JOIN students_student s ON s.number = st.number",
+                f"SELECT %s, %s, %s, %s, %s, 'student', CAST({sid} AS {text}), %s || st.number, "
+                f"{jsonb}, {inet}, %s, %s, %s FROM {t} st",
                 [
                     stamp,
                     actor_id,
@@ -237,6 +261,7 @@ def stage_row(
     area_code: str,
     province_code: str,
     guardian: tuple[str, str, str, str, str | None, str] | None,
+    schema_id: int | None = None,
 ) -> tuple:
     """One staging tuple from a ``CleanRegistration`` (see ``STAGE_NAMES``)."""
     g_name, g_relation, g_id_type, g_id_number, g_id_key, g_phone = guardian or (
@@ -247,6 +272,7 @@ def stage_row(
         None,
         "",
     )
+    adapt = connection.ops.adapt_datefield_value  # None stays None; one connection lookup
     return (
         row_no,
         number,
@@ -256,7 +282,7 @@ def stage_row(
         clean.name_pinyin,
         clean.name_key,
         clean.sex,
-        adapt_date(clean.birth_date),
+        adapt(clean.birth_date),
         clean.birthplace_code,
         clean.native_place_code,
         clean.ethnicity,
@@ -264,7 +290,7 @@ def stage_row(
         clean.id_type,
         id_number_stored,
         id_key,
-        adapt_date(clean.id_valid_until),
+        adapt(clean.id_valid_until),
         clean.hmt_code,
         clean.household_place_code,
         clean.household_type,
@@ -275,7 +301,7 @@ def stage_row(
         clean.stage,
         clean.grade,
         clean.class_name,
-        adapt_date(clean.entry_date),
+        adapt(clean.entry_date),
         clean.entry_mode,
         clean.attendance,
         g_name,
@@ -285,6 +311,7 @@ def stage_row(
         g_id_key,
         g_phone,
         json.dumps(clean.non_basic, ensure_ascii=False),
+        schema_id,
     )
 
 

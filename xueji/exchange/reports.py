@@ -5,6 +5,7 @@ import io
 
 import xlsxwriter
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from xueji.divisions.models import CodeItem
 
@@ -58,7 +59,7 @@ def build_template(columns: tuple[Column, ...], *, example: dict | None = None) 
                 },
             )
         if column.note:
-            sheet.write_comment(0, index, column.note)
+            sheet.write_comment(0, index, str(column.note))
     if example:
         for index, column in enumerate(columns):
             value = example.get(column.key, "")
@@ -71,30 +72,54 @@ def build_template(columns: tuple[Column, ...], *, example: dict | None = None) 
     for row, column in enumerate(columns, start=1):
         listing = "；".join(f"{c}：{n}" for c, n in items.get(column.code_table, [])[:80])
         help_sheet.write_row(
-            row, 0, [column.header, _("是") if column.required else "", column.note, listing]
+            row, 0, [column.header, _("是") if column.required else "", str(column.note), listing]
         )
     book.close()
     return buffer.getvalue()
 
 
-ERROR_HEADERS = ("行号", "列", "值", "规则", "说明")
+# Marked for translation here, translated where written (``[_(h) for h in ERROR_HEADERS]``).
+ERROR_HEADERS = (
+    gettext_noop("行号"),
+    gettext_noop("列"),
+    gettext_noop("值"),
+    gettext_noop("规则"),
+    gettext_noop("说明"),
+)
+# A cell starting with one of these is a formula to Excel (csv injection).
+_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: str) -> str:
+    """The value as typed in the import file, made harmless for a spreadsheet."""
+    return "'" + value if value.startswith(_FORMULA_LEADS) else value
 
 
 def error_report_csv(job: ImportJob) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(ERROR_HEADERS)
+    writer.writerow([_(h) for h in ERROR_HEADERS])
     for e in job.row_errors.order_by("row", "pk").iterator():
-        writer.writerow([e.row or "", e.column, e.value, e.code, e.message])
+        writer.writerow([e.row or "", e.column, _inert(e.value), e.code, e.message])
     return out.getvalue().encode("utf-8-sig")
 
 
 def error_report_xlsx(job: ImportJob) -> bytes:
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "constant_memory": True})
+    # Values are echoed from the import file: always text, never formulas or links.
+    book = xlsxwriter.Workbook(
+        buffer,
+        {
+            "in_memory": True,
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
     sheet = book.add_worksheet(_("错误报告"))
     bold = book.add_format({"bold": True})
-    sheet.write_row(0, 0, ERROR_HEADERS, bold)
+    sheet.write_row(0, 0, [_(h) for h in ERROR_HEADERS], bold)
     sheet.set_column(0, 0, 8)
     sheet.set_column(1, 3, 18)
     sheet.set_column(4, 4, 70)

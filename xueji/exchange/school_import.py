@@ -18,6 +18,14 @@ from .readers import ImportFileError, open_import_file
 from .student_import import ImportOutcome, RowError
 
 
+def _plain(data: dict) -> dict:
+    """Codes typed into General cells arrive from xlsx as numbers (4401060001.0): as text."""
+    return {
+        key: str(int(value)) if isinstance(value, float) and value.is_integer() else value
+        for key, value in data.items()
+    }
+
+
 class SchoolImport:
     def __init__(self, *, actor, mode: str, batch: str) -> None:
         self.actor = actor
@@ -28,7 +36,7 @@ class SchoolImport:
     def run(self, path: Path, file_name: str) -> ImportOutcome:
         try:
             opened = open_import_file(path, file_name, SCHOOL_COLUMNS)
-            rows = list(opened.rows)
+            rows = [(row_no, _plain(data)) for row_no, data in opened.rows]
         except ImportFileError as exc:
             self.outcome.rejected = True
             self.outcome.file_error = exc.message

@@ -7,6 +7,7 @@ imports; this module is the source for logic.
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
@@ -78,30 +79,30 @@ class Grade:
     code: str
     stage: str
     year: int
-    name: str
+    name: str | Promise
     usual_entry_age: int
 
 
-def _grade(code: str, name: str, age: int) -> Grade:
+def _grade(code: str, name: str | Promise, age: int) -> Grade:
     return Grade(code=code, stage=code[0], year=int(code[1]), name=name, usual_entry_age=age)
 
 
 GRADES: dict[str, Grade] = {
     g.code: g
     for g in [
-        _grade("11", "一年级", 6),
-        _grade("12", "二年级", 7),
-        _grade("13", "三年级", 8),
-        _grade("14", "四年级", 9),
-        _grade("15", "五年级", 10),
-        _grade("16", "六年级", 11),
-        _grade("21", "初一", 12),
-        _grade("22", "初二", 13),
-        _grade("23", "初三", 14),
-        _grade("24", "初四", 15),
-        _grade("31", "高一", 15),
-        _grade("32", "高二", 16),
-        _grade("33", "高三", 17),
+        _grade("11", _("一年级"), 6),
+        _grade("12", _("二年级"), 7),
+        _grade("13", _("三年级"), 8),
+        _grade("14", _("四年级"), 9),
+        _grade("15", _("五年级"), 10),
+        _grade("16", _("六年级"), 11),
+        _grade("21", _("初一"), 12),
+        _grade("22", _("初二"), 13),
+        _grade("23", _("初三"), 14),
+        _grade("24", _("初四"), 15),
+        _grade("31", _("高一"), 15),
+        _grade("32", _("高二"), 16),
+        _grade("33", _("高三"), 17),
     ]
 }
 

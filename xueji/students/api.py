@@ -9,6 +9,7 @@ from ninja import Query, Router, Schema, Status
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
 from xueji.enrolment.models import StatusEvent
+from xueji.i18n import gettext_lazy_str as _
 
 from . import identity, selectors, services
 from .models import Student
@@ -25,7 +26,7 @@ from .schemas import (
     ValidationOut,
 )
 
-router = Router(tags=["学生"])
+router = Router(tags=[_("学生")])
 
 
 class StudentQuery(Schema):
@@ -132,7 +133,9 @@ def detail_of(detail: selectors.StudentDetail) -> dict:
     }
 
 
-@router.get("/students", response=StudentPage, summary="学生列表（精确检索，键集分页，证件号脱敏）")
+@router.get(
+    "/students", response=StudentPage, summary=_("学生列表（精确检索，键集分页，证件号脱敏）")
+)
 def list_students(request: HttpRequest, query: Query[StudentQuery]):
     user = request.auth  # type: ignore[attr-defined]
     require_permission(user, Permission.STUDENT_VIEW)
@@ -152,7 +155,7 @@ def list_students(request: HttpRequest, query: Query[StudentQuery]):
 
 
 @router.get(
-    "/students/{int:student_id}", response=StudentDetailOut, summary="学生详情（含学籍历史）"
+    "/students/{int:student_id}", response=StudentDetailOut, summary=_("学生详情（含学籍历史）")
 )
 def get_student(request: HttpRequest, student_id: int):
     user = request.auth  # type: ignore[attr-defined]
@@ -160,7 +163,7 @@ def get_student(request: HttpRequest, student_id: int):
     return detail_of(selectors.student_detail(user, student_id=student_id))
 
 
-@router.get("/students/{int:student_id}/as-of", response=AsOfOut, summary="某日的学籍状况")
+@router.get("/students/{int:student_id}/as-of", response=AsOfOut, summary=_("某日的学籍状况"))
 def student_as_of(request: HttpRequest, student_id: int, on: date):
     user = request.auth  # type: ignore[attr-defined]
     require_permission(user, Permission.STUDENT_VIEW)
@@ -168,7 +171,7 @@ def student_as_of(request: HttpRequest, student_id: int, on: date):
     return {"date": on, "found": event is not None, "event": event_of(event) if event else None}
 
 
-@router.post("/students/validate", response=ValidationOut, summary="校验注册信息（不保存）")
+@router.post("/students/validate", response=ValidationOut, summary=_("校验注册信息（不保存）"))
 def validate_student(request: HttpRequest, payload: RegistrationIn):
     data = payload.dict()
     data["guardians"] = [g for g in data.get("guardians", [])]
@@ -184,7 +187,7 @@ def validate_student(request: HttpRequest, payload: RegistrationIn):
 
 
 @router.post(
-    "/students", response={201: RegisterOut, 200: RegisterOut}, summary="注册学生（先查重）"
+    "/students", response={201: RegisterOut, 200: RegisterOut}, summary=_("注册学生（先查重）")
 )
 def register_student(request: HttpRequest, payload: RegisterIn):
     user = request.auth  # type: ignore[attr-defined]
@@ -205,7 +208,9 @@ def register_student(request: HttpRequest, payload: RegisterIn):
 
 
 @router.get(
-    "/nonbasic-schemas", response=list[NonBasicSchemaOut], summary="非基础信息方案（各省备案版本）"
+    "/nonbasic-schemas",
+    response=list[NonBasicSchemaOut],
+    summary=_("非基础信息方案（各省备案版本）"),
 )
 def list_nonbasic_schemas(request: HttpRequest):
     user = request.auth  # type: ignore[attr-defined]
@@ -216,7 +221,7 @@ def list_nonbasic_schemas(request: HttpRequest):
 @router.post(
     "/nonbasic-schemas",
     response={201: NonBasicSchemaOut},
-    summary="备案本省非基础信息方案（新版本）",
+    summary=_("备案本省非基础信息方案（新版本）"),
 )
 def file_nonbasic_schema(request: HttpRequest, payload: NonBasicSchemaIn):
     fields = [f.dict() for f in payload.fields]

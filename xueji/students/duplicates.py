@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
 from . import identity
@@ -33,16 +34,16 @@ def score_name(name_a: str, key_a: str, name_b: str, key_b: str) -> tuple[int, l
     """Similarity 0–100 of two names and why, in characters and in pinyin."""
     reasons = []
     if name_a == name_b:
-        return 100, ["姓名相同"]
+        return 100, [_("姓名相同")]
     char_score = int(fuzz.ratio(name_a, name_b))
     key_score = int(fuzz.ratio(key_a, key_b)) if key_a and key_b else 0
     if key_a and key_a == key_b:
-        reasons.append("姓名拼音相同（同音字）")
+        reasons.append(_("姓名拼音相同（同音字）"))
         key_score = 100
     elif key_score >= 90:
-        reasons.append(f"姓名拼音相近（{key_score}）")
+        reasons.append(_("姓名拼音相近（%(score)d）") % {"score": key_score})
     if char_score >= 50 and not reasons:
-        reasons.append(f"姓名字形相近（{char_score}）")
+        reasons.append(_("姓名字形相近（%(score)d）") % {"score": char_score})
     return max(char_score, key_score), reasons
 
 
@@ -81,7 +82,7 @@ def candidates(
             continue
         score, reasons = score_name(name, name_key, other.name, other.name_key)
         if score >= threshold:
-            found[other.pk] = _candidate(other, score, ["出生日期、性别相同", *reasons])
+            found[other.pk] = _candidate(other, score, [_("出生日期、性别相同"), *reasons])
     guardian_keys = [identity.id_key(t, n) for t, n in guardian_numbers if n]
     if guardian_keys:
         shared = Guardian.objects.filter(id_key__in=[k for k in guardian_keys if k]).values_list(
@@ -95,7 +96,7 @@ def candidates(
             score, reasons = score_name(name, name_key, other.name, other.name_key)
             if score >= threshold - 15 or other.birth_date == birth_date:
                 entry = found.get(other.pk) or _candidate(other, score, reasons)
-                entry.reasons.append("监护人身份证件号相同")
+                entry.reasons.append(_("监护人身份证件号相同"))
                 entry.score = max(entry.score, score)
                 found[other.pk] = entry
     return sorted(found.values(), key=lambda c: -c.score)[:limit]

@@ -35,9 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from operator import mul
 from typing import NamedTuple
 
 from django.db.models import TextChoices
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -111,6 +113,9 @@ PROVINCE_CODES = frozenset(
 # Characters that survive .strip() but are never part of a number (pasted from Excel/Word).
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 
+# Translated only when a message is built: a valid number costs no gettext lookup.
+_RESIDENT_ID_LABEL = gettext_lazy("居民身份证号码")
+
 _RESIDENT_RE = re.compile(r"\d{17}[\dX]", re.ASCII)
 _HKMO_RE = re.compile(r"[HM](\d{8}|\d{10})", re.ASCII)
 _TW_RE = re.compile(r"\d{8}|\d{10}|\d{10}[A-Z]|\d{12}", re.ASCII)
@@ -161,7 +166,7 @@ def resident_id_check_char(body17: str) -> str:
     """The GB 11643 check character (ISO 7064 MOD 11-2) of 17 ASCII digits."""
     if len(body17) != 17 or not body17.isascii() or not body17.isdigit():
         raise ValueError("body17 must be 17 ASCII digits")
-    total = sum(int(ch) * w for ch, w in zip(body17, _WEIGHTS, strict=True))
+    total = sum(map(mul, map(int, body17), _WEIGHTS))
     return _CHECK_CHARS[total % 11]
 
 
@@ -187,6 +192,8 @@ def _icao_check_digit(text: str) -> str:
 
 def _to_halfwidth(text: str) -> str:
     """Map full-width ASCII (U+FF01..U+FF5E) and the ideographic space to plain ASCII."""
+    if text.isascii():
+        return text  # nothing full-width in it (the usual case, checked fast)
     out = []
     for ch in text:
         code = ord(ch)
@@ -276,8 +283,9 @@ def _describe_char(ch: str) -> str:
     return f"“{ch}”"
 
 
-def _no_inner_space(number: str, label: str) -> IdCheck | None:
-    if any(ch.isspace() for ch in number):
+def _no_inner_space(number: str, label: str | Promise) -> IdCheck | None:
+    # isalnum() is the fast check: letters and digits only, so no space of any kind.
+    if not number.isalnum() and any(ch.isspace() for ch in number):
         return _fail(number, IdCode.FORMAT, _("%(label)s中间不能有空格") % {"label": label})
     return None
 
@@ -307,7 +315,7 @@ def _check_birth_date(number: str, yyyymmdd: str, today: date) -> IdCheck | date
     return born
 
 
-def _check_mod11_shape(number: str, label: str) -> IdCheck | None:
+def _check_mod11_shape(number: str, label: str | Promise) -> IdCheck | None:
     """Length and characters of an 18-character GB 11643-style number."""
     if len(number) != 18:
         return _fail(
@@ -315,6 +323,8 @@ def _check_mod11_shape(number: str, label: str) -> IdCheck | None:
             IdCode.LENGTH,
             _("%(label)s应为 18 位，实为 %(length)d 位") % {"label": label, "length": len(number)},
         )
+    if number.isascii() and number[:17].isdigit() and (number[17].isdigit() or number[17] == "X"):
+        return None  # 17 ASCII digits and a digit or X: the per-character scan would agree
     bad = _first_bad_char(number, _is_mod11_char)
     if bad is not None:
         position, ch = bad
@@ -341,7 +351,7 @@ def _check_mod11_char(number: str) -> IdCheck | None:
 
 
 def _validate_resident_id(number: str, today: date, area_known: Callable[[str], bool]) -> IdCheck:
-    failure = _no_inner_space(number, _("居民身份证号码"))
+    failure = _no_inner_space(number, _RESIDENT_ID_LABEL)
     if failure:
         return failure
     if len(number) == 15 and number.isascii() and number.isdigit():
@@ -351,7 +361,7 @@ def _validate_resident_id(number: str, today: date, area_known: Callable[[str], 
             IdCode.DATE_INVALID,
             _("15 位旧号码中的出生日期 19%(value)s 不是真实存在的日期") % {"value": number[6:12]},
         )
-    failure = _check_mod11_shape(number, _("居民身份证号码"))
+    failure = _check_mod11_shape(number, _RESIDENT_ID_LABEL)
     if failure:
         return failure
     if number[:2] in ("81", "82", "83"):

@@ -376,7 +376,7 @@ def _reactivate(*, actor, student: Student, clean: CleanRegistration) -> Student
             from_state=from_state,
             effective=clock.today(),
             now=now,
-            reason=_("返校恢复学籍"),
+            reason="返校恢复学籍",  # stored data: always Chinese
         )
         audit_record(
             actor=actor,
@@ -428,7 +428,7 @@ def student_attach_resident_id(
         locked = Student.objects.select_for_update().get(pk=student.pk)
         old_number = locked.number
         StudentNumber.objects.filter(number=old_number).update(
-            retired_at=now, reason=_("升级为正式学籍号")
+            retired_at=now, reason="升级为正式学籍号"
         )
         StudentNumber.objects.create(
             number=new_number, student=locked, kind=NumberKind.G, issued_at=now

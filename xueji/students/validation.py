@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from xueji.divisions.models import CodeItem, CodeTable
 from xueji.divisions.refdata import known_area_codes
@@ -60,6 +62,24 @@ _SEX_WORDS = {"1": "1", "男": "1", "m": "1", "M": "1", "2": "2", "女": "2", "f
 _DATE_RE = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?$")
 _MONTH_RE = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})月?(?:[-/.](\d{1,2})日?)?$")
 _CLASS_RE = re.compile(r"^[\w\-（）()·]{1,32}$")
+_PINYIN_RE = re.compile(r"[A-Za-zü: ]{1,128}")
+_GUARDIAN_PHONE_RE = re.compile(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}")
+_ID_TYPES = frozenset(IdType.values)
+# Field labels go into messages only when a rule is broken: translated lazily, so that a
+# valid row (the bulk import checks millions) costs no gettext lookup.
+_LABELS: dict[str, Promise] = {
+    "id_number": gettext_lazy("身份证件号"),
+    "guardian_id_number": gettext_lazy("监护人身份证件号"),
+    "ethnicity": gettext_lazy("民族"),
+    "hmt_code": gettext_lazy("港澳台侨外"),
+    "health": gettext_lazy("健康状况"),
+    "household_type": gettext_lazy("户口性质"),
+    "entry_mode": gettext_lazy("入学方式"),
+    "attendance": gettext_lazy("就读方式"),
+    "birthplace_code": gettext_lazy("出生地"),
+    "native_place_code": gettext_lazy("籍贯"),
+    "household_place_code": gettext_lazy("户口所在地"),
+}
 
 
 @dataclass(frozen=True)
@@ -127,6 +147,8 @@ class CleanRegistration:
 
 def _text(data: Mapping, key: str) -> str:
     value = data.get(key)
+    if type(value) is str:
+        return value.strip()  # csv cells and form fields: the common case first
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -163,7 +185,9 @@ def parse_month(value) -> date | None:
         return None
 
 
-def _check_id_cell(data: Mapping, key: str, errors: list[FieldError], label: str) -> str | None:
+def _check_id_cell(
+    data: Mapping, key: str, errors: list[FieldError], label: str | Promise
+) -> str | None:
     """An ID typed into Excel as a number has already lost its last digits: refuse it."""
     value = data.get(key)
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -250,11 +274,11 @@ def clean_registration(
         )
 
     id_type = text("id_type")
-    id_number_raw = _check_id_cell(data, "id_number", errors, _("身份证件号"))
+    id_number_raw = _check_id_cell(data, "id_number", errors, _LABELS["id_number"])
     if id_number_raw and not id_type:
         id_type = IdType.RESIDENT_ID
     id_number = ""
-    if id_type and id_type not in IdType.values:
+    if id_type and id_type not in _ID_TYPES:
         add(FieldError("id_type", "code_unknown", _("身份证件类型代码不正确"), id_type))
     elif id_number_raw:
         check = validate_id(id_type, id_number_raw, today=today, area_known=book.area_known)
@@ -305,18 +329,20 @@ def clean_registration(
             )
 
     def coded(
-        key: str, table: str, label: str, *, required: bool = False, default: str = ""
+        key: str, table: str, label: str | Promise, *, required: bool = False, default: str = ""
     ) -> str:
         value = text(key) or default
         if not value:
             if required:
                 add(FieldError(key, "required", _("%s不能为空") % label))
             return ""
+        if not book.has(table, value) and value.isdigit() and book.has(table, value.zfill(2)):
+            value = value.zfill(2)  # "01" typed into an Excel number cell arrives as 1
         if not book.has(table, value):
             add(FieldError(key, "code_unknown", _("%s代码不在代码表中") % label, value))
         return value
 
-    def area(key: str, label: str) -> str:
+    def area(key: str, label: str | Promise) -> str:
         value = text(key)
         if isinstance(data.get(key), float | int):
             value = str(int(data[key]))
@@ -326,17 +352,19 @@ def clean_registration(
             )
         return value
 
-    ethnicity = coded("ethnicity", CodeTable.ETHNICITY, _("民族"), required=nationality == "CHN")
+    ethnicity = coded(
+        "ethnicity", CodeTable.ETHNICITY, _LABELS["ethnicity"], required=nationality == "CHN"
+    )
     if ethnicity and len(ethnicity) == 1:
         ethnicity = "0" + ethnicity
-    hmt_code = coded("hmt_code", CodeTable.HMT, _("港澳台侨外"), default="00")
-    health = coded("health", CodeTable.HEALTH, _("健康状况"), default="10")
-    household_type = coded("household_type", CodeTable.HOUSEHOLD_TYPE, _("户口性质"))
-    entry_mode = coded("entry_mode", CodeTable.ENTRY_MODE, _("入学方式"))
-    attendance = coded("attendance", CodeTable.ATTENDANCE, _("就读方式"), default="1")
-    birthplace_code = area("birthplace_code", _("出生地"))
-    native_place_code = area("native_place_code", _("籍贯"))
-    household_place_code = area("household_place_code", _("户口所在地"))
+    hmt_code = coded("hmt_code", CodeTable.HMT, _LABELS["hmt_code"], default="00")
+    health = coded("health", CodeTable.HEALTH, _LABELS["health"], default="10")
+    household_type = coded("household_type", CodeTable.HOUSEHOLD_TYPE, _LABELS["household_type"])
+    entry_mode = coded("entry_mode", CodeTable.ENTRY_MODE, _LABELS["entry_mode"])
+    attendance = coded("attendance", CodeTable.ATTENDANCE, _LABELS["attendance"], default="1")
+    birthplace_code = area("birthplace_code", _LABELS["birthplace_code"])
+    native_place_code = area("native_place_code", _LABELS["native_place_code"])
+    household_place_code = area("household_place_code", _LABELS["household_place_code"])
 
     grade = text("grade")
     grade_info = GRADES.get(grade)
@@ -372,7 +400,7 @@ def clean_registration(
         add(FieldError("entry_date", "date.order", _("入学年月不能早于出生日期"), str(entry_raw)))
 
     pinyin = text("name_pinyin")
-    if pinyin and not re.fullmatch(r"[A-Za-zü: ]{1,128}", pinyin):
+    if pinyin and not _PINYIN_RE.fullmatch(pinyin):
         add(FieldError("name_pinyin", "pinyin.invalid", _("姓名拼音只能包含字母和空格"), pinyin))
 
     guardians: list[CleanGuardian] = []
@@ -402,7 +430,7 @@ def clean_registration(
                 )
             )
         g_type = _text(row, "id_type")
-        g_number = _check_id_cell(row, "id_number", errors, _("监护人身份证件号"))
+        g_number = _check_id_cell(row, "id_number", errors, _LABELS["guardian_id_number"])
         if g_number:
             g_type = g_type or IdType.RESIDENT_ID
             g_check = validate_id(g_type, g_number, today=today, area_known=book.area_known)
@@ -414,7 +442,7 @@ def clean_registration(
                 )
             g_number = g_check.number
         phone = _text(row, "phone")
-        if phone and not re.fullmatch(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}", phone):
+        if phone and not _GUARDIAN_PHONE_RE.fullmatch(phone):
             add(FieldError(f"{prefix}phone", "phone", _("监护人联系电话格式不正确"), phone))
         guardians.append(
             CleanGuardian(g_name, relation, g_type if g_number else "", g_number or "", phone)

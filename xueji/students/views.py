@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from xueji.accounts.permissions import require_permission
@@ -49,7 +50,7 @@ def _label(choices, value: str) -> str:
 
 def _grade_name(code: str) -> str:
     grade = GRADES.get(code)
-    return grade.name if grade else code
+    return str(grade.name) if grade else code
 
 
 def _schools_in_scope(user) -> list[School] | None:
@@ -284,7 +285,7 @@ def _province_of(user) -> str:
     return prefix[:2] if len(prefix) >= 2 and not prefix.startswith(SEPARATE_PREFIX) else ""
 
 
-_SCHOOL_UNKNOWN = _("未找到该学校，或不在您的管理范围内")
+_SCHOOL_UNKNOWN = gettext_lazy("未找到该学校，或不在您的管理范围内")
 
 
 @page

@@ -5,6 +5,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from xueji.accounts.models import Role
 from xueji.accounts.services import (
@@ -19,33 +20,38 @@ from xueji.schools.models import School
 
 
 class Command(BaseCommand):
-    help = "创建账号：账号属于一个单位（国家、省、市、县、学校或单列管理单位），并授予角色"
+    help = _("创建账号：账号属于一个单位（国家、省、市、县、学校或单列管理单位），并授予角色")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
         unit = parser.add_mutually_exclusive_group(required=True)
-        unit.add_argument("--national", action="store_true", help="国家级单位")
-        unit.add_argument("--separate", action="store_true", help="单列管理学校的国家级单位")
-        unit.add_argument("--division", help="省/市/县的6位行政区划代码")
-        unit.add_argument("--school", help="10位学校标识码")
-        parser.add_argument("--roles", required=True, help="逗号分隔：" + ", ".join(Role.values))
+        unit.add_argument("--national", action="store_true", help=_("国家级单位"))
+        unit.add_argument("--separate", action="store_true", help=_("单列管理学校的国家级单位"))
+        unit.add_argument("--division", help=_("省/市/县的6位行政区划代码"))
+        unit.add_argument("--school", help=_("10位学校标识码"))
+        parser.add_argument(
+            "--roles", required=True, help=_("逗号分隔：%s") % ", ".join(Role.values)
+        )
         parser.add_argument("--full-name", default="")
         parser.add_argument(
             "--password-env",
             default="XUEJI_NEW_PASSWORD",
-            help="从该环境变量读取密码；未设置时交互输入",
+            help=_("从该环境变量读取密码；未设置时交互输入"),
         )
 
     def handle(self, *args, **options) -> None:
         roles = [r.strip() for r in options["roles"].split(",") if r.strip()]
-        password = os.environ.get(options["password_env"]) or getpass.getpass("密码：")
+        password = os.environ.get(options["password_env"]) or getpass.getpass(_("密码："))
         try:
             with transaction.atomic():
                 user, unit = self._create(options, roles, password)
         except DomainError as error:
             details = "；".join(f"{e.field}: {e.message}" for e in error.errors)
             raise CommandError(f"{error.message} {details}".strip()) from error
-        self.stdout.write(f"已创建账号 {user.username}（{unit.name}，角色：{', '.join(roles)}）")
+        self.stdout.write(
+            _("已创建账号 %(username)s（%(unit)s，角色：%(roles)s）")
+            % {"username": user.username, "unit": unit.name, "roles": ", ".join(roles)}
+        )
 
     def _create(self, options, roles, password):
         if options["national"]:
@@ -57,7 +63,7 @@ class Command(BaseCommand):
         else:
             school = School.objects.filter(code=options["school"]).first()
             if school is None:
-                raise CommandError(f"学校标识码不存在：{options['school']}")
+                raise CommandError(_("学校标识码不存在：%s") % options["school"])
             unit = unit_ensure_for_school(school)
         user = user_create(
             actor=None,

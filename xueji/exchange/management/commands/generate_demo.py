@@ -3,6 +3,7 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext as _
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -13,22 +14,22 @@ from xueji.students.models import Student
 
 
 class Command(BaseCommand):
-    help = "生成演示数据：学校、学生（经批量导入通道写入）和各级演示账号"
+    help = _("生成演示数据：学校、学生（经批量导入通道写入）和各级演示账号")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--students", type=int, default=20_000)
         parser.add_argument(
-            "--schools", type=int, default=0, help="默认按每校约400人计算，至少50所"
+            "--schools", type=int, default=0, help=_("默认按每校约400人计算，至少50所")
         )
-        parser.add_argument("--provinces", default="44,51,33", help="省级代码前两位，逗号分隔")
+        parser.add_argument("--provinces", default="44,51,33", help=_("省级代码前两位，逗号分隔"))
         parser.add_argument("--seed", type=int, default=20251)
-        parser.add_argument("--if-empty", action="store_true", help="已有学生时不再生成")
+        parser.add_argument("--if-empty", action="store_true", help=_("已有学生时不再生成"))
         parser.add_argument("--no-accounts", action="store_true")
 
     def handle(self, *args, **options) -> None:
         console = Console()
         if options["if_empty"] and Student.objects.exists():
-            console.print("已有数据，跳过生成。")
+            console.print(_("已有数据，跳过生成。"))
         else:
             students = options["students"]
             schools = options["schools"] or max(50, students // 400)
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             )
             started = time.perf_counter()
             with Progress(
-                TextColumn("生成学生"),
+                TextColumn(_("生成学生")),
                 BarColumn(),
                 TextColumn("{task.completed}/{task.total}"),
                 TimeElapsedColumn(),
@@ -55,13 +56,21 @@ class Command(BaseCommand):
                 counts = generate(plan=plan, progress=progress)
             elapsed = time.perf_counter() - started
             console.print(
-                f"已生成学校 {counts.schools} 所、学生 {counts.students} 人，用时 {elapsed:.1f} 秒"
-                f"（{counts.students / max(elapsed, 1e-9):,.0f} 人/秒）"
+                _(
+                    "已生成学校 %(schools)d 所、学生 %(students)d 人，用时 %(elapsed).1f 秒"
+                    "（%(rate)s 人/秒）"
+                )
+                % {
+                    "schools": counts.schools,
+                    "students": counts.students,
+                    "elapsed": elapsed,
+                    "rate": f"{counts.students / max(elapsed, 1e-9):,.0f}",
+                }
             )
         if options["no_accounts"]:
             return
-        table = Table(title="演示账号（各级）")
-        for column in ("层级", "用户名", "密码", "单位", "角色"):
+        table = Table(title=_("演示账号（各级）"))
+        for column in (_("层级"), _("用户名"), _("密码"), _("单位"), _("角色")):
             table.add_column(column)
         for account in ensure_demo_accounts():
             table.add_row(
