@@ -17,5 +17,6 @@ urlpatterns = [
     path("students/", include("xueji.students.urls")),
     path("schools/", include("xueji.schools.urls")),
     path("imports/", include("xueji.exchange.urls")),
+    path("accounts/", include("xueji.accounts.urls")),
     path("", include("xueji.web.urls")),
 ]

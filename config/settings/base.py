@@ -163,6 +163,19 @@ XUEJI = {
     "PAGE_SIZE": 50,
 }
 
+# Security policy (see xueji/accounts/policy.py for every key and its default).
+XUEJI_SECURITY: dict = {}
+# Field encryption keys: {"1": "<base64url 32 bytes>", ...}; the current version writes.
+# Unset: one key derived from the secret key (development only).
+XUEJI_FIELD_KEYS: dict = {}
+XUEJI_FIELD_KEY_CURRENT = os.environ.get("XUEJI_FIELD_KEY_CURRENT", "")
+if os.environ.get("XUEJI_FIELD_KEYS"):
+    # "1:key1,2:key2"
+    XUEJI_FIELD_KEYS = dict(
+        item.split(":", 1) for item in os.environ["XUEJI_FIELD_KEYS"].split(",")
+    )
+XUEJI_BLIND_INDEX_KEY = os.environ.get("XUEJI_BLIND_INDEX_KEY", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

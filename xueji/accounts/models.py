@@ -75,10 +75,26 @@ class User(AbstractUser):
     )
     full_name = models.CharField(_("姓名"), max_length=64, blank=True, default="")
     phone = models.CharField(_("联系电话"), max_length=32, blank=True, default="")
+    # Security state (requirements §8). Every change goes through accounts.services.
+    password_changed_at = models.DateTimeField(_("密码修改时间"), null=True, blank=True)
+    must_change_password = models.BooleanField(_("须修改密码"), default=True)
+    failed_logins = models.PositiveSmallIntegerField(_("连续登录失败次数"), default=0)
+    locked_until = models.DateTimeField(_("锁定至"), null=True, blank=True)
+    last_seen_at = models.DateTimeField(_("最近使用时间"), null=True, blank=True)
+    sealed_at = models.DateTimeField(_("封存时间"), null=True, blank=True)
+    sealed_reason = models.CharField(_("封存原因"), max_length=255, blank=True, default="")
+    disabled_at = models.DateTimeField(_("停用时间"), null=True, blank=True)
+    disabled_reason = models.CharField(_("停用原因"), max_length=255, blank=True, default="")
+    # The one live session when the policy allows a single session per account.
+    current_session_key = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         verbose_name = _("账号")
         verbose_name_plural = _("账号")
+
+    @property
+    def is_sealed(self) -> bool:
+        return self.sealed_at is not None
 
     @property
     def role_set(self) -> frozenset[str]:
@@ -114,6 +130,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     expires_at = models.DateTimeField(_("到期时间"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+    # Requests per minute this client may make (0: the policy default).
+    rate_per_minute = models.PositiveIntegerField(_("每分钟请求上限"), default=0)
     last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
 
     class Meta:
@@ -122,3 +140,70 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"
+
+
+class PasswordHistory(models.Model):
+    """Hashes of an account's earlier passwords: the last few may not be reused."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_history")
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+
+class LoginAttempt(models.Model):
+    """Every sign-in attempt, good or bad: lockouts and odd patterns are read from here."""
+
+    username = models.CharField(_("用户名"), max_length=150, db_index=True)
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(_("时间"), db_index=True)
+    ip = models.GenericIPAddressField(_("来源IP"), null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True, default="")
+    success = models.BooleanField(_("成功"))
+    reason = models.CharField(_("结果"), max_length=32)
+
+    class Meta:
+        verbose_name = _("登录尝试")
+        verbose_name_plural = _("登录尝试")
+        ordering = ["-at"]
+
+
+class TotpDevice(models.Model):
+    """The account's authenticator (RFC 6238). The secret is encrypted at rest."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp")
+    secret = models.CharField(max_length=255)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last accepted time step: a code is good once (no replay).
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField()
+
+
+class RecoveryCode(models.Model):
+    """One-time recovery codes for a lost authenticator; only hashes are kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=128)
+    created_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+
+class TrainingRecord(models.Model):
+    """先培训后上岗: a status clerk's account works only while a valid record is on file."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="trainings")
+    course = models.CharField(_("培训课程"), max_length=128)
+    completed_on = models.DateField(_("培训日期"))
+    certificate_no = models.CharField(_("证书编号"), max_length=64)
+    expires_on = models.DateField(_("有效期至"), null=True, blank=True)
+    recorded_by = models.CharField(_("登记人"), max_length=150, blank=True, default="")
+    recorded_at = models.DateTimeField(_("登记时间"))
+
+    class Meta:
+        verbose_name = _("培训记录")
+        verbose_name_plural = _("培训记录")
+        ordering = ["-completed_on", "-pk"]

@@ -1,0 +1,3 @@
+"""Account pages: admin (filled in by the security work)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Account pages: security (filled in by the security work)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Account pages: signin (filled in by the security work)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Account pages: twofactor (filled in by the security work)."""
+
+urlpatterns: list = []

@@ -1,0 +1,100 @@
+"""Encryption of sensitive fields at rest: AES-256-GCM with a key version on every value.
+
+A stored value looks like ``v1$<base64url(nonce ‖ ciphertext ‖ tag)>``. Keys come from
+settings (``XUEJI_FIELD_KEYS``: version → 32-byte key, base64url) or, when none is
+configured, one key derived from the secret key (fine for development, not production);
+``XUEJI_FIELD_KEY_CURRENT`` names the version new values are written with. Values written
+under an older version stay readable until ``rotate_field_keys`` re-encrypts them.
+The associated data binds a ciphertext to its column, so a value copied to another column
+does not decrypt.
+"""
+
+import base64
+import hashlib
+import os
+from functools import cache
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+
+PREFIX_SEPARATOR = "$"
+
+
+class FieldKeyError(RuntimeError):
+    """A value names a key version this deployment does not have."""
+
+
+def _decode_key(text: str) -> bytes:
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if len(raw) != 32:
+        raise FieldKeyError("field keys must be 32 bytes (base64url)")
+    return raw
+
+
+@cache
+def _keys() -> dict[str, bytes]:
+    configured = getattr(settings, "XUEJI_FIELD_KEYS", None) or {}
+    if configured:
+        return {str(version): _decode_key(value) for version, value in configured.items()}
+    derived = hashlib.sha256(f"xueji-field-key:{settings.SECRET_KEY}".encode()).digest()
+    return {"1": derived}
+
+
+def current_version() -> str:
+    configured = getattr(settings, "XUEJI_FIELD_KEY_CURRENT", "") or ""
+    keys = _keys()
+    if configured:
+        if configured not in keys:
+            raise FieldKeyError(f"current field key version {configured!r} is not configured")
+        return configured
+    return max(keys, key=lambda v: (len(v), v))
+
+
+def reset_cache() -> None:
+    """Forget the loaded keys (tests and key rotation change settings at run time)."""
+    _keys.cache_clear()
+
+
+def encrypt(plaintext: str, *, context: str, version: str | None = None) -> str:
+    """Encrypt ``plaintext`` for the column named by ``context``; '' stays ''."""
+    if plaintext == "":
+        return ""
+    version = version or current_version()
+    key = _keys().get(version)
+    if key is None:
+        raise FieldKeyError(f"no field key version {version!r}")
+    nonce = os.urandom(12)
+    sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), context.encode())
+    return f"v{version}{PREFIX_SEPARATOR}" + base64.urlsafe_b64encode(
+        nonce + sealed
+    ).decode().rstrip("=")
+
+
+def version_of(stored: str) -> str | None:
+    if not stored.startswith("v") or PREFIX_SEPARATOR not in stored:
+        return None
+    return stored[1 : stored.index(PREFIX_SEPARATOR)]
+
+
+def is_encrypted(stored: str) -> bool:
+    return version_of(stored) is not None
+
+
+def decrypt(stored: str, *, context: str) -> str:
+    """The plaintext of a stored value ('' stays '')."""
+    if stored == "":
+        return ""
+    version = version_of(stored)
+    if version is None:
+        raise FieldKeyError("value is not encrypted")
+    key = _keys().get(version)
+    if key is None:
+        raise FieldKeyError(f"no field key version {version!r}")
+    body = stored[stored.index(PREFIX_SEPARATOR) + 1 :]
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    return AESGCM(key).decrypt(raw[:12], raw[12:], context.encode()).decode("utf-8")
+
+
+def new_key() -> str:
+    """A fresh random key, base64url, for XUEJI_FIELD_KEYS."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
