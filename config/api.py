@@ -5,6 +5,8 @@ from ninja import NinjaAPI
 
 from xueji.accounts.api import ApiTokenAuth, UnitSession
 from xueji.accounts.api import router as accounts_router
+from xueji.accounts.api_twofactor import router as accounts_twofactor_router
+from xueji.accounts.tokens import RateLimited
 from xueji.divisions.api import router as divisions_router
 from xueji.errors import DomainError
 from xueji.exchange.api import router as exchange_router
@@ -28,7 +30,17 @@ def domain_error(request: HttpRequest, exc: DomainError):
     return api.create_response(request, exc.as_dict(), status=exc.http_status)
 
 
+@api.exception_handler(RateLimited)
+def rate_limited(request: HttpRequest, exc: RateLimited):
+    """429 with ``Retry-After`` (whole seconds, RFC 9110) for a token over its rate."""
+    response = api.create_response(request, exc.as_dict(), status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 api.add_router("", accounts_router)
+api.add_router("", accounts_twofactor_router)
+api.add_router("", "xueji.accounts.api_admin.router")
 api.add_router("", divisions_router)
 api.add_router("", schools_router)
 api.add_router("", students_router)

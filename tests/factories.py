@@ -7,7 +7,8 @@ from datetime import date
 import factory
 from faker import Faker
 
-from xueji.accounts.models import Role
+from xueji import clock
+from xueji.accounts.models import Role, TrainingRecord, User
 from xueji.accounts.services import unit_ensure_for_division, unit_ensure_for_school, user_create
 from xueji.schools.models import School
 from xueji.schools.rules import Operator, SchoolType
@@ -48,18 +49,51 @@ class SchoolFactory(factory.django.DjangoModelFactory[School]):
             unit_ensure_for_school(obj)
 
 
-def make_user(unit, roles=(Role.CLERK,), username: str | None = None):
-    return user_create(
+def make_user(unit, roles=(Role.CLERK,), username: str | None = None, *, in_service=True):
+    """An account as ``user_create`` makes it; ``in_service`` (the default) makes it one
+    already at work: its first-sign-in password change done and, for a clerk, a training
+    record on file (先培训后上岗), seen just now. Tests of those rules pass
+    ``in_service=False``."""
+    user = user_create(
         actor=None,
         unit=unit,
         username=username or f"user{next(_serial)}",
         password=PASSWORD,
         roles=list(roles),
     )
+    if in_service:
+        # Seen just now: the session middleware's once-a-minute stamp and training check
+        # stay out of the first request (tests that count queries compare requests).
+        now = clock.now()
+        User.objects.filter(pk=user.pk).update(must_change_password=False, last_seen_at=now)
+        user.must_change_password, user.last_seen_at = False, now
+        if Role.CLERK in roles:
+            TrainingRecord.objects.create(
+                user=user,
+                course="学籍管理员岗前培训",
+                completed_on=date(2024, 8, 20),
+                certificate_no=f"PX{user.pk:06d}",
+                recorded_at=clock.now(),
+            )
+    return user
 
 
 def authority_user(division_code: str, roles=(Role.REVIEWER,)):
     return make_user(unit_ensure_for_division(division_code=division_code), roles)
+
+
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def second_factor_code(user) -> str:
+    """The current TOTP code of ``user`` (accounts above school level and admins sign in
+    with one), binding the test authenticator to the account first when needed."""
+    from xueji.accounts import twofactor
+
+    now = clock.now()
+    if not twofactor.totp_device_holds(user, TOTP_SECRET):
+        twofactor.totp_device_install(user=user, secret=TOTP_SECRET, now=now)
+    return twofactor.totp_code_at(TOTP_SECRET, twofactor.totp_step(now.timestamp()))
 
 
 def registration(school: School, **overrides) -> dict:

@@ -110,6 +110,16 @@ POLICY: dict[str, Policy] = {
     "api:api-root": Policy("api/", PUBLIC, sample=Sample("GET", "/api/", ok=404)),
     # -- the API: accounts and reference data ---------------------------------------------------
     "api:me": Policy("api/me", SIGNED_IN, sample=Sample("GET", "/api/me")),
+    # Security admins above the account only. The matrix's actors lack the role: 403 for any id.
+    "api:reset_second_factor": Policy(
+        "api/accounts/<int:user_id>/second-factor/reset",
+        V.SECURITY_MANAGE,
+        OBJECT,
+        methods=("POST",),
+        sample=Sample(
+            "POST", "/api/accounts/{student}/second-factor/reset", lambda w: {"reason": "矩阵"}
+        ),
+    ),
     "api:list_divisions": Policy(
         "api/divisions", V.DIVISION_VIEW, sample=Sample("GET", "/api/divisions?parent=440100")
     ),
@@ -118,6 +128,126 @@ POLICY: dict[str, Policy] = {
     ),
     "api:list_codes": Policy(
         "api/codes/<table>", V.DIVISION_VIEW, sample=Sample("GET", "/api/codes/grade")
+    ),
+    # -- the API: account administration (xueji/accounts/api_admin.py) ---------------------------
+    # The admin duties: the matrix's actors (clerks, reviewers) hold none, so each answers
+    # 403 before any lookup; in-scope and refused cases are in accounts/tests/test_admin_views.
+    "api:list_accounts": Policy(
+        "api/accounts", V.ACCOUNT_MANAGE, LIST, sample=Sample("GET", "/api/accounts")
+    ),
+    "api:create_account": Policy(
+        "api/accounts",
+        V.ACCOUNT_MANAGE,
+        TARGET,
+        methods=("POST",),
+        sample=Sample(
+            "POST",
+            "/api/accounts",
+            lambda w: {"unit_code": w.school.code, "username": "matrix-new", "roles": ["clerk"]},
+            ok=201,
+        ),
+    ),
+    "api:get_account": Policy(
+        "api/accounts/<int:user_id>",
+        V.ACCOUNT_MANAGE,
+        OBJECT,
+        sample=Sample("GET", "/api/accounts/{student}"),
+    ),
+    "api:update_account_roles": Policy(
+        "api/accounts/<int:user_id>/roles",
+        V.ACCOUNT_MANAGE,
+        OBJECT,
+        methods=("PUT",),
+        sample=Sample("PUT", "/api/accounts/{student}/roles", lambda w: {"roles": ["reviewer"]}),
+    ),
+    "api:disable_account": Policy(
+        "api/accounts/<int:user_id>/disable",
+        V.ACCOUNT_MANAGE,
+        OBJECT,
+        methods=("POST",),
+        sample=Sample("POST", "/api/accounts/{student}/disable", lambda w: {"reason": "矩阵"}),
+    ),
+    "api:enable_account": Policy(
+        "api/accounts/<int:user_id>/enable",
+        V.ACCOUNT_MANAGE,
+        OBJECT,
+        methods=("POST",),
+        sample=Sample("POST", "/api/accounts/{student}/enable", lambda w: {"reason": "矩阵"}),
+    ),
+    "api:reset_account_password": Policy(
+        "api/accounts/<int:user_id>/password-reset",
+        V.ACCOUNT_MANAGE,
+        OBJECT,
+        methods=("POST",),
+        sample=Sample("POST", "/api/accounts/{student}/password-reset"),
+    ),
+    "api:unseal_account": Policy(
+        "api/accounts/<int:user_id>/unseal",
+        V.SECURITY_MANAGE,
+        OBJECT,
+        methods=("POST",),
+        sample=Sample("POST", "/api/accounts/{student}/unseal", lambda w: {"reason": "矩阵"}),
+    ),
+    "api:unlock_account": Policy(
+        "api/accounts/<int:user_id>/unlock",
+        V.SECURITY_MANAGE,
+        OBJECT,
+        methods=("POST",),
+        sample=Sample("POST", "/api/accounts/{student}/unlock", lambda w: {"reason": "矩阵"}),
+    ),
+    "api:list_trainings": Policy(
+        "api/accounts/<int:user_id>/trainings",
+        V.ACCOUNT_MANAGE,
+        OBJECT,
+        sample=Sample("GET", "/api/accounts/{student}/trainings"),
+    ),
+    "api:create_training": Policy(
+        "api/accounts/<int:user_id>/trainings",
+        V.ACCOUNT_MANAGE,
+        OBJECT,
+        methods=("POST",),
+        sample=Sample(
+            "POST",
+            "/api/accounts/{student}/trainings",
+            lambda w: {
+                "course": "矩阵",
+                "completed_on": "2025-01-01",
+                "certificate_no": "M1",
+                "expires_on": "2027-01-01",
+            },
+            ok=201,
+        ),
+    ),
+    "api:list_account_tokens": Policy(
+        "api/accounts/<int:user_id>/tokens",
+        V.ACCOUNT_MANAGE,
+        OBJECT,
+        sample=Sample("GET", "/api/accounts/{student}/tokens"),
+    ),
+    "api:issue_account_token": Policy(
+        "api/accounts/<int:user_id>/tokens",
+        V.ACCOUNT_MANAGE,
+        OBJECT,
+        methods=("POST",),
+        sample=Sample("POST", "/api/accounts/{student}/tokens", lambda w: {"name": "矩阵"}, ok=201),
+    ),
+    "api:workload": Policy(
+        "api/accounts/workload",
+        (V.ACCOUNT_MANAGE, V.SECURITY_MANAGE),
+        LIST,
+        sample=Sample("GET", "/api/accounts/workload"),
+    ),
+    # Every account lists and revokes its own tokens; another's token is not found (the
+    # sample names no token: 404 for every signed-in actor).
+    "api:list_my_tokens": Policy(
+        "api/accounts/me/tokens", SIGNED_IN, LIST, sample=Sample("GET", "/api/accounts/me/tokens")
+    ),
+    "api:revoke_token": Policy(
+        "api/accounts/tokens/<int:token_id>/revoke",
+        SIGNED_IN,
+        OBJECT,
+        methods=("POST",),
+        sample=Sample("POST", "/api/accounts/tokens/999999/revoke", ok=404),
     ),
     # -- the API: schools --------------------------------------------------------------------
     "api:list_schools": Policy(
@@ -165,6 +295,17 @@ POLICY: dict[str, Policy] = {
         V.STUDENT_VIEW,
         OBJECT,
         sample=Sample("GET", "/api/students/{student}/as-of?on=2025-01-01"),
+    ),
+    "api:reveal_student_field": Policy(
+        "api/students/<int:student_id>/reveal",
+        V.STUDENT_VIEW,
+        OBJECT,
+        methods=("POST",),
+        sample=Sample(
+            "POST",
+            "/api/students/{student}/reveal",
+            lambda w: {"field": "id_number", "reason": "核对身份证件"},
+        ),
     ),
     "api:validate_student": Policy(
         "api/students/validate",
@@ -233,6 +374,110 @@ POLICY: dict[str, Policy] = {
     "web:login": Policy("login/", PUBLIC, methods=("GET", "POST"), sample=Sample("GET", "/login/")),
     # Django's LogoutView takes POST only; signing out needs no account.
     "web:logout": Policy("logout/", PUBLIC, methods=("POST",)),
+    # One's own password: any signed-in account (the only page open while a change is due).
+    "accounts:password_change": Policy(
+        "accounts/password/",
+        SIGNED_IN,
+        methods=("GET", "POST"),
+        sample=Sample("GET", "/accounts/password/"),
+    ),
+    # -- pages: the second factor -----------------------------------------------------------
+    # The sign-in step and the enrolment serve the account parked by the password step (no
+    # session yet); without one they send the visitor to the sign-in page.
+    "accounts:second_factor": Policy(
+        "accounts/second-factor/",
+        PUBLIC,
+        methods=("GET", "POST"),
+        sample=Sample("GET", "/accounts/second-factor/", ok=302),
+    ),
+    "accounts:twofactor_enrol": Policy(
+        "accounts/second-factor/enrol/",
+        PUBLIC,
+        methods=("GET", "POST"),
+        sample=Sample("GET", "/accounts/second-factor/enrol/", ok=302),
+    ),
+    "accounts:twofactor_status": Policy(
+        "accounts/me/second-factor/",
+        SIGNED_IN,
+        methods=("GET", "POST"),
+        sample=Sample("GET", "/accounts/me/second-factor/"),
+    ),
+    "accounts:twofactor_reset": Policy(
+        "accounts/<int:user_id>/second-factor/reset/",
+        V.SECURITY_MANAGE,
+        OBJECT,
+        methods=("GET", "POST"),
+        sample=Sample("GET", "/accounts/{student}/second-factor/reset/"),
+    ),
+    # -- pages: account administration and security (accounts/views/admin.py, security.py) --
+    "accounts:admin_list": Policy(
+        "accounts/admin/", V.ACCOUNT_MANAGE, LIST, sample=Sample("GET", "/accounts/admin/")
+    ),
+    "accounts:admin_create": Policy(
+        "accounts/admin/new/",
+        V.ACCOUNT_MANAGE,
+        TARGET,
+        methods=("GET", "POST"),
+        sample=Sample("GET", "/accounts/admin/new/", scope=NONE),
+    ),
+    "accounts:admin_detail": Policy(
+        "accounts/admin/<int:user_id>/",
+        V.ACCOUNT_MANAGE,
+        OBJECT,
+        sample=Sample("GET", "/accounts/admin/{student}/"),
+    ),
+    **{
+        f"accounts:admin_{name}": Policy(
+            f"accounts/admin/<int:user_id>/{segment}/",
+            V.ACCOUNT_MANAGE,
+            OBJECT,
+            methods=("GET", "POST"),
+            sample=Sample("GET", f"/accounts/admin/{{student}}/{segment}/"),
+        )
+        for name, segment in (
+            ("roles", "roles"),
+            ("disable", "disable"),
+            ("enable", "enable"),
+            ("password_reset", "password"),
+            ("training", "training"),
+            ("tokens", "tokens"),
+        )
+    },
+    "accounts:my_tokens": Policy(
+        "accounts/me/tokens/", SIGNED_IN, LIST, sample=Sample("GET", "/accounts/me/tokens/")
+    ),
+    "accounts:token_revoke": Policy(
+        "accounts/tokens/<int:token_id>/revoke/",
+        SIGNED_IN,
+        OBJECT,
+        methods=("POST",),
+        sample=Sample("POST", "/accounts/tokens/999999/revoke/", ok=404),
+    ),
+    "accounts:workload": Policy(
+        "accounts/workload/",
+        (V.ACCOUNT_MANAGE, V.SECURITY_MANAGE),
+        LIST,
+        sample=Sample("GET", "/accounts/workload/"),
+    ),
+    "accounts:workload_csv": Policy(
+        "accounts/workload.csv",
+        (V.ACCOUNT_MANAGE, V.SECURITY_MANAGE),
+        LIST,
+        sample=Sample("GET", "/accounts/workload.csv"),
+    ),
+    "accounts:security": Policy(
+        "accounts/security/", V.SECURITY_MANAGE, LIST, sample=Sample("GET", "/accounts/security/")
+    ),
+    **{
+        f"accounts:{name}": Policy(
+            f"accounts/security/<int:user_id>/{name}/",
+            V.SECURITY_MANAGE,
+            OBJECT,
+            methods=("GET", "POST"),
+            sample=Sample("GET", f"/accounts/security/{{student}}/{name}/"),
+        )
+        for name in ("unseal", "unlock")
+    },
     # -- pages: students ---------------------------------------------------------------------
     "students:list": Policy("students/", V.STUDENT_VIEW, LIST, sample=Sample("GET", "/students/")),
     "students:register": Policy(
@@ -250,6 +495,13 @@ POLICY: dict[str, Policy] = {
         V.STUDENT_VIEW,
         OBJECT,
         sample=Sample("GET", "/students/{student}/"),
+    ),
+    "students:reveal": Policy(
+        "students/<int:student_id>/reveal/",
+        V.STUDENT_VIEW,
+        OBJECT,
+        methods=("GET", "POST"),
+        sample=Sample("GET", "/students/{student}/reveal/?field=id_number"),
     ),
     # -- pages: schools ----------------------------------------------------------------------
     "schools:list": Policy("schools/", V.SCHOOL_VIEW, LIST, sample=Sample("GET", "/schools/")),

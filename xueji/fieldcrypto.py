@@ -16,6 +16,8 @@ from functools import cache
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 PREFIX_SEPARATOR = "$"
 
@@ -40,6 +42,22 @@ def _keys() -> dict[str, bytes]:
     return {"1": derived}
 
 
+@cache
+def _cipher(version: str) -> AESGCM:
+    """One AESGCM object per key version: building it costs more than sealing an ID number,
+    and the bulk import encrypts a million of them."""
+    key = _keys().get(version)
+    if key is None:
+        raise FieldKeyError(f"no field key version {version!r}")
+    return AESGCM(key)
+
+
+def versions() -> list[str]:
+    """Every configured key version."""
+    return sorted(_keys(), key=lambda v: (len(v), v))
+
+
+@cache
 def current_version() -> str:
     configured = getattr(settings, "XUEJI_FIELD_KEY_CURRENT", "") or ""
     keys = _keys()
@@ -53,6 +71,15 @@ def current_version() -> str:
 def reset_cache() -> None:
     """Forget the loaded keys (tests and key rotation change settings at run time)."""
     _keys.cache_clear()
+    _cipher.cache_clear()
+    current_version.cache_clear()
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs) -> None:
+    # override_settings in tests: keys read before the change must not linger.
+    if setting in ("XUEJI_FIELD_KEYS", "XUEJI_FIELD_KEY_CURRENT", "SECRET_KEY"):
+        reset_cache()
 
 
 def encrypt(plaintext: str, *, context: str, version: str | None = None) -> str:
@@ -60,11 +87,8 @@ def encrypt(plaintext: str, *, context: str, version: str | None = None) -> str:
     if plaintext == "":
         return ""
     version = version or current_version()
-    key = _keys().get(version)
-    if key is None:
-        raise FieldKeyError(f"no field key version {version!r}")
     nonce = os.urandom(12)
-    sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), context.encode())
+    sealed = _cipher(version).encrypt(nonce, plaintext.encode("utf-8"), context.encode())
     return f"v{version}{PREFIX_SEPARATOR}" + base64.urlsafe_b64encode(
         nonce + sealed
     ).decode().rstrip("=")
@@ -87,12 +111,9 @@ def decrypt(stored: str, *, context: str) -> str:
     version = version_of(stored)
     if version is None:
         raise FieldKeyError("value is not encrypted")
-    key = _keys().get(version)
-    if key is None:
-        raise FieldKeyError(f"no field key version {version!r}")
     body = stored[stored.index(PREFIX_SEPARATOR) + 1 :]
     raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-    return AESGCM(key).decrypt(raw[:12], raw[12:], context.encode()).decode("utf-8")
+    return _cipher(version).decrypt(raw[:12], raw[12:], context.encode()).decode("utf-8")
 
 
 def new_key() -> str:

@@ -11,12 +11,27 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("XUEJI_SECRET_KEY must be set in production")
 if not os.environ.get("DATABASE_URL"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production")
+# Keys derived from the secret key would make every ID number unreadable (and every index
+# wrong) the day the secret key changes: production names its keys explicitly.
+if not os.environ.get("XUEJI_FIELD_KEYS"):
+    raise ImproperlyConfigured("XUEJI_FIELD_KEYS must be set in production (see docs/security.md)")
+if not os.environ.get("XUEJI_BLIND_INDEX_KEY"):
+    raise ImproperlyConfigured(
+        "XUEJI_BLIND_INDEX_KEY must be set in production (see docs/security.md)"
+    )
 
+# HTTPS only: secure cookies with the __Host- prefix (no Domain, Path=/, Secure), HSTS for
+# a year, plain HTTP redirected.
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_NAME = "__Host-xueji_session"
+CSRF_COOKIE_NAME = "__Host-xueji_csrf"
 SECURE_SSL_REDIRECT = True
 SECURE_HSTS_SECONDS = 31_536_000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# Submitting the domain to the browsers' HSTS preload list is the domain owner's decision
+# (government domains are often shared): `check --deploy` need not warn about it.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -2,10 +2,13 @@
 
 import csv
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.factories import PASSWORD, registration
+from tests.factories import PASSWORD, registration, second_factor_code
+from xueji.accounts.models import User
+from xueji.accounts.twofactor import second_factor_required
 from xueji.exchange.columns import STUDENT_COLUMNS
 from xueji.students.models import Student
 
@@ -13,11 +16,21 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def sign_in(page, username: str) -> None:
+    user = User.objects.get(username=username)
+    needs_code = second_factor_required(user)
+    if needs_code:
+        second_factor_code(user)  # binds the test authenticator before the sign-in
     page.goto("/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/$"))
+    if needs_code:
+        page.wait_for_url(re.compile(r".*/accounts/second-factor/$"))
+        page.fill("#id_code", second_factor_code(user))
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: urlsplit(url).path == "/")
+    else:
+        page.wait_for_url(re.compile(r".*/$"))
 
 
 def test_wrong_password_is_refused_in_chinese(page, school_user):

@@ -10,12 +10,15 @@ from .tokens import api_token_authenticate
 
 
 class ApiTokenAuth(HttpBearer):
-    """``Authorization: Bearer xj_<prefix>_<secret>`` for API clients."""
+    """``Authorization: Bearer xj_<prefix>_<secret>`` for API clients.
+
+    A presented token that fails is final (401 ``auth.token_refused``, or 429
+    ``rate_limited``): the request does not fall back to a session cookie.
+    """
 
     def authenticate(self, request: HttpRequest, token: str):
         user = api_token_authenticate(token)
-        if user is not None:
-            request.user = user
+        request.user = user
         return user
 
 

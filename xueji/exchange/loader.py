@@ -33,7 +33,7 @@ STAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("ethnicity", "varchar(2)", "text"),
     ("nationality", "varchar(3)", "text"),
     ("id_type", "varchar(1)", "text"),
-    ("id_number", "varchar(255)", "text"),
+    ("id_number", "varchar(255)", "text"),  # already encrypted: identity.stored_value
     ("id_key", "varchar(64)", "text"),
     ("id_valid_until", "date", "text"),
     ("hmt_code", "varchar(2)", "text"),
@@ -52,7 +52,7 @@ STAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("g_name", "varchar(64)", "text"),
     ("g_relation", "varchar(2)", "text"),
     ("g_id_type", "varchar(1)", "text"),
-    ("g_id_number", "varchar(255)", "text"),
+    ("g_id_number", "varchar(255)", "text"),  # already encrypted, guardian context
     ("g_id_key", "varchar(64)", "text"),
     ("g_phone", "varchar(32)", "text"),
     ("non_basic", "jsonb", "text"),
@@ -190,7 +190,8 @@ class StudentStage:
                 sid = f"(st.student_id + {int(cursor.fetchone()[0] or 0)})"
             cursor.execute(
                 f"INSERT INTO students_student (id, {cols}, frozen, created_at, updated_at) "
-                f"SELECT {sid}, {cols}, {false}, %s, %s FROM {t} st ORDER BY st.row_no",
+                # Ids come from the stage (in row order), so no sort is needed for them.
+                f"SELECT {sid}, {cols}, {false}, %s, %s FROM {t} st",
                 [stamp, stamp],
             )
             inserted = cursor.rowcount

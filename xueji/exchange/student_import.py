@@ -451,7 +451,7 @@ class StudentImport:
                     g.name,
                     g.relation,
                     g.id_type,
-                    identity.stored_value(g.id_type, g.id_number),
+                    identity.stored_value(g.id_type, g.id_number, guardian=True),
                     identity.blind_index(g.id_type, g.id_number) if g.id_number else None,
                     g.phone,
                 )

@@ -474,7 +474,7 @@ class Generator:
                 guardian.name,
                 guardian.relation,
                 guardian.id_type,
-                identity.stored_value(guardian.id_type, guardian_id),
+                identity.stored_value(guardian.id_type, guardian_id, guardian=True),
                 identity.blind_index(guardian.id_type, guardian_id),
                 guardian.phone,
             ),

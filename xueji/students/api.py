@@ -3,7 +3,7 @@
 from dataclasses import asdict
 from datetime import date
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 
 from xueji.accounts.permissions import require_permission
@@ -21,6 +21,8 @@ from .schemas import (
     RegisterIn,
     RegisterOut,
     RegistrationIn,
+    RevealIn,
+    RevealOut,
     StudentDetailOut,
     StudentPage,
     ValidationOut,
@@ -81,6 +83,9 @@ def detail_of(detail: selectors.StudentDetail) -> dict:
     student = detail.student
     record = student.record
     non_basic = getattr(student, "non_basic", None)
+    field_types = (
+        {f.get("key"): f.get("type", "") for f in non_basic.schema.fields} if non_basic else {}
+    )
     return {
         **row_of(student),
         **{
@@ -106,6 +111,7 @@ def detail_of(detail: selectors.StudentDetail) -> dict:
         "programme": record.programme,
         "guardians": [
             {
+                "id": g.pk,  # names the guardian in a reveal: guardian:<id>:phone
                 "name": g.name,
                 "relation": g.relation,
                 "id_type": g.id_type,
@@ -114,9 +120,9 @@ def detail_of(detail: selectors.StudentDetail) -> dict:
             }
             for g in student.guardians.all()
         ],
-        # Phone and address are sensitive: masked until the reveal workflow exists.
+        # Phones and addresses are masked; POST …/reveal shows one, with a reason.
         "non_basic": {
-            k: (identity.mask_number(v) if k in ("phone", "address") and isinstance(v, str) else v)
+            k: identity.mask_non_basic(k, v, field_types.get(k, ""))
             for k, v in (non_basic.data if non_basic else {}).items()
         },
         "numbers": [
@@ -169,6 +175,26 @@ def student_as_of(request: HttpRequest, student_id: int, on: date):
     require_permission(user, Permission.STUDENT_VIEW)
     event = selectors.status_as_of(user, student_id=student_id, on=on)
     return {"date": on, "found": event is not None, "event": event_of(event) if event else None}
+
+
+@router.post(
+    "/students/{int:student_id}/reveal",
+    response=RevealOut,
+    summary=_("显示一项脱敏信息的完整内容（须填写事由，记入审计）"),
+)
+def reveal_student_field(
+    request: HttpRequest, response: HttpResponse, student_id: int, payload: RevealIn
+):
+    """``field``: ``id_number``, ``phone``, ``address``, ``household_address``,
+    ``guardian:<id>:id_number`` or ``guardian:<id>:phone``; ``reason``: why the task needs it."""
+    response["Cache-Control"] = "no-store"
+    value = services.student_reveal(
+        actor=request.auth,  # type: ignore[attr-defined]
+        student_id=student_id,
+        field=payload.field,
+        reason=payload.reason,
+    )
+    return {"value": value}
 
 
 @router.post("/students/validate", response=ValidationOut, summary=_("校验注册信息（不保存）"))

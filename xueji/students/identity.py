@@ -1,15 +1,33 @@
-"""The one module that reads and writes ID numbers.
+"""The one module that reads and writes ID numbers, and the vocabulary of sensitive fields.
 
-Today the number is stored as given (normalised) and a keyed blind index (HMAC-SHA256)
-serves exact search and uniqueness. Encryption at rest with key versions slots in here
-(``write_id``/``read_id``) without touching callers.
+At rest, ``id_number`` (students and guardians) holds the normalised number encrypted with
+AES-256-GCM (``xueji.fieldcrypto``): ``v<key version>$…``, bound to its column by the
+associated data, so a value copied from a guardian to a student does not decrypt. Exact
+search and the one-record-per-ID uniqueness use ``id_key``, a keyed blind index
+(HMAC-SHA256 under ``XUEJI_BLIND_INDEX_KEY``, or a key derived from the secret key) of the
+normalised number: equal numbers give equal indexes, and the index reveals nothing without
+the key.
+
+Rotating the field keys (``rotate_field_keys``) re-encrypts values and leaves the index
+alone. Changing the blind-index key changes every index: existing rows stop matching until
+``rotate_field_keys --reindex`` has recomputed them from the decrypted numbers, so it runs
+with registration stopped.
+
+Masking (``mask_number``, ``mask_address``) and the names of the fields a user may reveal
+(``parse_reveal_field``) live here too: pure functions, no database.
 """
 
 import hashlib
 import hmac
+import re
+from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from xueji import fieldcrypto
 
 from .rules import IdType, normalize_id
 
@@ -24,6 +42,10 @@ ALL_FAMILIES = (
     IdType.OTHER,
 )
 
+# The associated data of each encrypted column (never change: stored values depend on it).
+STUDENT_ID_CONTEXT = "students.id_number"
+GUARDIAN_ID_CONTEXT = "students.guardian_id_number"
+
 
 @cache
 def _index_key() -> bytes:
@@ -32,14 +54,33 @@ def _index_key() -> bytes:
     return hashlib.sha256(material.encode()).digest()
 
 
+@cache
+def _keyed_hmac() -> "hmac.HMAC":
+    # Keyed once; each index copies it (the bulk import indexes two numbers per row).
+    return hmac.new(_index_key(), digestmod=hashlib.sha256)
+
+
+def reset_index_key() -> None:
+    """Forget the loaded blind-index key (settings changed at run time)."""
+    _index_key.cache_clear()
+    _keyed_hmac.cache_clear()
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs) -> None:
+    if setting in ("XUEJI_BLIND_INDEX_KEY", "SECRET_KEY"):
+        reset_index_key()
+
+
 def _family(id_type: str) -> str:
     return "CN" if id_type in _NATIONAL_FAMILY else str(id_type)
 
 
 def blind_index(id_type: str, normalized_number: str) -> str:
     """The keyed index of an already-normalised number (64 hex characters)."""
-    message = f"{_family(id_type)}:{normalized_number}".encode()
-    return hmac.new(_index_key(), message, hashlib.sha256).hexdigest()
+    mac = _keyed_hmac().copy()
+    mac.update(f"{_family(id_type)}:{normalized_number}".encode())
+    return mac.hexdigest()
 
 
 def id_key(id_type: str, raw_number: str) -> str | None:
@@ -60,22 +101,47 @@ def search_keys(raw_number: str) -> list[str]:
     return keys
 
 
+def context_of(obj) -> str:
+    """The encryption context of a Student or Guardian (historical models in migrations too)."""
+    return GUARDIAN_ID_CONTEXT if obj._meta.model_name == "guardian" else STUDENT_ID_CONTEXT
+
+
 def write_id(obj, id_type: str, raw_number: str) -> None:
-    """Set type, stored value and index on a Student or Guardian (unsaved change)."""
+    """Set type, encrypted number and index on a Student or Guardian (unsaved change)."""
     number = normalize_id(id_type, raw_number) if raw_number else ""
     obj.id_type = id_type if number else (id_type or "")
-    obj.id_number = number
+    obj.id_number = fieldcrypto.encrypt(number, context=context_of(obj))
     obj.id_key = blind_index(id_type, number) if number else None
 
 
-def stored_value(id_type: str, normalized_number: str) -> str:
-    """What goes into the ``id_number`` column for bulk paths (same as ``write_id``)."""
-    return normalized_number
+def stored_value(id_type: str, normalized_number: str, *, guardian: bool = False) -> str:
+    """What goes into the ``id_number`` column for bulk paths (same as ``write_id``):
+    the encrypted number, '' for none. ``guardian`` picks the guardians' column."""
+    context = GUARDIAN_ID_CONTEXT if guardian else STUDENT_ID_CONTEXT
+    return fieldcrypto.encrypt(normalized_number, context=context)
+
+
+def decrypt_stored(stored: str, *, context: str) -> str:
+    """The plaintext of a stored ``id_number``. A value without the ``v…$`` prefix is a
+    number written before encryption (the data migration encrypts them all) and is
+    returned as it is rather than failing a page."""
+    if not stored or not fieldcrypto.is_encrypted(stored):
+        return stored or ""
+    return fieldcrypto.decrypt(stored, context=context)
 
 
 def read_id(obj) -> str:
-    """The full number. Callers show it only where the task needs it."""
-    return obj.id_number or ""
+    """The full number. Callers show it only where the task needs it (see ``student_reveal``)."""
+    return decrypt_stored(obj.id_number or "", context=context_of(obj))
+
+
+def index_of(obj) -> str | None:
+    """The blind index the row should carry under the current key (for re-indexing)."""
+    number = read_id(obj)
+    return blind_index(obj.id_type, number) if number and obj.id_type else None
+
+
+# ---------------------------------------------------------------- masking
 
 
 def mask_number(number: str) -> str:
@@ -89,5 +155,75 @@ def mask_number(number: str) -> str:
     return "*" * len(number)
 
 
+def mask_address(text: str) -> str:
+    """Keep the region at the start of an address (at most 6 characters, never more than
+    half of it) and hide the rest behind a fixed run of stars, so the length tells nothing."""
+    if not text:
+        return ""
+    keep = min(6, len(text) // 2)
+    return text[:keep] + "*" * 6
+
+
 def masked_id(obj) -> str:
     return mask_number(read_id(obj))
+
+
+def is_sensitive_non_basic(key: str, field_type: str = "") -> bool:
+    """Non-basic fields shown masked: phone numbers (by type or key) and addresses."""
+    return field_type == "phone" or key.endswith("phone") or key.endswith("address")
+
+
+def mask_non_basic(key: str, value, field_type: str = ""):
+    """A non-basic value as lists and details show it (sensitive text masked)."""
+    if not isinstance(value, str) or not value or not is_sensitive_non_basic(key, field_type):
+        return value
+    return mask_address(value) if key.endswith("address") else mask_number(value)
+
+
+# ---------------------------------------------------------------- reveal field names
+
+REVEAL_REASON_MIN = 4
+REVEAL_REASON_MAX = 200
+
+
+@dataclass(frozen=True)
+class RevealField:
+    """What a reveal names: the student's ID number, a non-basic key, or a guardian's field.
+
+    Spelled ``id_number``, ``<non-basic key>`` (``phone``, ``address``…),
+    ``guardian:<id>:id_number`` or ``guardian:<id>:phone``.
+    """
+
+    name: str  # "id_number", a non-basic key, or the guardian's "id_number" / "phone"
+    guardian_id: int | None = None
+
+    def __str__(self) -> str:
+        if self.guardian_id is None:
+            return self.name
+        return f"guardian:{self.guardian_id}:{self.name}"
+
+
+GUARDIAN_REVEALABLE = ("id_number", "phone")
+_GUARDIAN_FIELD_RE = re.compile(r"guardian:(?P<id>[1-9][0-9]{0,17}):(?P<name>id_number|phone)")
+# ``id_number`` or a non-basic key (schema keys follow the same pattern).
+_PLAIN_FIELD_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def parse_reveal_field(text: str) -> RevealField | None:
+    """The field a reveal request names, or ``None`` when the spelling is not one of ours.
+
+    Whether a non-basic key is sensitive depends on the student's schema (a province may
+    define its own phone fields): the service checks that.
+    """
+    text = (text or "").strip()
+    match = _GUARDIAN_FIELD_RE.fullmatch(text)
+    if match:
+        return RevealField(match["name"], int(match["id"]))
+    if _PLAIN_FIELD_RE.fullmatch(text):
+        return RevealField(text)
+    return None
+
+
+def reveal_reason_ok(reason: str) -> bool:
+    """A reveal needs a reason a reader of the audit trail can judge (4 characters or more)."""
+    return len((reason or "").strip()) >= REVEAL_REASON_MIN

@@ -27,6 +27,7 @@ class StudentPage(Schema):
 
 
 class GuardianOut(Schema):
+    id: int
     name: str
     relation: str
     id_type: str
@@ -183,3 +184,12 @@ class NonBasicSchemaOut(Schema):
     filed_at: datetime
     filed_by: str
     note: str
+
+
+class RevealIn(Schema):
+    field: str
+    reason: str = ""
+
+
+class RevealOut(Schema):
+    value: str

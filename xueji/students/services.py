@@ -8,6 +8,7 @@ guardians and non-basic data → audit, all in one transaction.
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from enum import StrEnum
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -19,7 +20,7 @@ from xueji.audit.services import audit_record
 from xueji.divisions.refdata import known_area_codes
 from xueji.enrolment.models import StatusEvent, StatusRecord
 from xueji.enrolment.rules import ON_ROLL, REACTIVATABLE, EventKind, StatusState
-from xueji.errors import Conflict, FieldError, NotFound, ValidationFailed
+from xueji.errors import Conflict, DomainError, FieldError, NotFound, ValidationFailed
 from xueji.schools.models import School
 from xueji.schools.permissions import access_school
 from xueji.schools.rules import SchoolState, SchoolType, grade_allowed
@@ -141,7 +142,15 @@ def student_check_registration(
         birth_date=clean.birth_date,
         guardian_numbers=[(g.id_type, g.id_number) for g in clean.guardians],
     )
-    check.ok = not check.candidates
+    if check.candidates:
+        # A clerk elsewhere may have registered this very ID between the exact check and
+        # the candidate search: the exact answer is the more precise one.
+        existing = duplicates.exact_match(clean.id_type, clean.id_number)
+        if existing is not None:
+            check.candidates = []
+            check.existing = existing
+            check.existing_action = "refuse"
+    check.ok = not check.candidates and check.existing is None
     return check
 
 
@@ -505,3 +514,98 @@ def nonbasic_schema_file(*, actor, fields: list[dict], note: str = "") -> NonBas
             detail={"fields": [f.get("key") for f in fields]},
         )
     return schema
+
+
+# ---------------------------------------------------------------- revealing a masked value
+
+
+class RevealCode(StrEnum):
+    """Stable codes of a refused reveal."""
+
+    REASON_REQUIRED = "reveal.reason_required"
+    UNKNOWN_FIELD = "reveal.unknown_field"
+
+
+def _unknown_field() -> DomainError:
+    message = _("该学生没有这一项可显示的信息")
+    return DomainError(
+        code=RevealCode.UNKNOWN_FIELD,
+        message=message,
+        errors=[FieldError("field", RevealCode.UNKNOWN_FIELD, message)],
+        http_status=422,
+    )
+
+
+def _reveal_target(student: Student, target: identity.RevealField) -> tuple[str, str]:
+    """(label, full value) of the field a reveal names; NotFound for another student's
+    guardian, ``reveal.unknown_field`` for a field that is not masked."""
+    if target.guardian_id is not None:
+        guardian = student.guardians.filter(pk=target.guardian_id).first()
+        if guardian is None:
+            raise NotFound("guardian")
+        if target.name == "id_number":
+            return "监护人身份证件号", identity.read_id(guardian)
+        return "监护人联系电话", guardian.phone
+    if target.name == "id_number":
+        return "身份证件号", identity.read_id(student)
+    info = NonBasicInfo.objects.filter(student=student).select_related("schema").first()
+    if info is not None:
+        spec: dict = next((f for f in info.schema.fields if f.get("key") == target.name), {})
+        if identity.is_sensitive_non_basic(target.name, spec.get("type", "")):
+            value = info.data.get(target.name)
+            return str(spec.get("label") or target.name), "" if value is None else str(value)
+    raise _unknown_field()
+
+
+def student_reveal(*, actor, student_id: int, field: str, reason: str) -> str:
+    """The full value of one masked field (ID number, phone, address, a guardian's ID or
+    phone), for a user who states why the task needs it.
+
+    Needs ``student.view`` and the student in scope (else 403 / 404); ``field`` is spelled
+    as ``identity.parse_reveal_field`` reads it; ``reason`` at least 4 characters. The
+    reveal is audited (``student.reveal``: field and reason, never the value); so is every
+    refusal (``student.reveal_refused``), before the error goes back to the caller.
+    """
+    reason = (reason or "").strip()
+    try:
+        require_permission(actor, Permission.STUDENT_VIEW)
+        student = access_student(actor, student_id=student_id)
+        target = identity.parse_reveal_field(field)
+        if target is None:
+            raise _unknown_field()
+        if not identity.reveal_reason_ok(reason):
+            message = _("显示完整信息须填写事由（至少 %d 个字）") % identity.REVEAL_REASON_MIN
+            raise DomainError(
+                code=RevealCode.REASON_REQUIRED,
+                message=message,
+                errors=[FieldError("reason", RevealCode.REASON_REQUIRED, message)],
+                http_status=422,
+            )
+        label, value = _reveal_target(student, target)
+    except DomainError as error:
+        # The refusal is kept even though the caller gets an error: its own transaction.
+        with transaction.atomic():
+            audit_record(
+                actor=actor,
+                action="student.reveal_refused",
+                object_type="student",
+                object_id=student_id,
+                summary=f"拒绝显示完整信息（{error.code}）",
+                detail={
+                    "field": str(field)[:64],
+                    "reason": reason[: identity.REVEAL_REASON_MAX],
+                    "code": error.code,
+                },
+            )
+        raise
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="student.reveal",
+            object_type="student",
+            object_id=student.pk,
+            # No student number here: a G number carries the ID number being revealed.
+            summary=f"显示学生的完整{label}",
+            detail={"field": str(target), "reason": reason[: identity.REVEAL_REASON_MAX]},
+        )
+    return value

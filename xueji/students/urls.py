@@ -8,4 +8,5 @@ urlpatterns = [
     path("register/", views.register, name="register"),
     path("register/check/", views.register_check, name="check"),
     path("<int:student_id>/", views.student_detail_view, name="detail"),
+    path("<int:student_id>/reveal/", views.reveal, name="reveal"),
 ]

@@ -1,7 +1,9 @@
 """Student pages: the list, one student's record, and registration with the duplicate check.
 
 Each view parses its input, calls one selector or service, and renders. ID numbers are
-shown masked (``identity.masked_id``) on every page here.
+shown masked (``identity.masked_id``) on every page here, and so are phones and addresses;
+the "显示" button beside a masked value asks for a reason and shows the full value through
+``student_reveal`` (audited).
 """
 
 from collections.abc import Callable
@@ -14,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from xueji.accounts.permissions import require_permission
@@ -22,7 +25,7 @@ from xueji.divisions.models import CodeTable
 from xueji.divisions.selectors import code_names, division_full_name
 from xueji.enrolment.models import Programme
 from xueji.enrolment.rules import EventKind, StatusState
-from xueji.errors import Conflict, NotFound, ValidationFailed
+from xueji.errors import Conflict, DomainError, NotFound, ValidationFailed
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, SEPARATE_PREFIX, Stage
 from xueji.schools.selectors import school_list
@@ -36,9 +39,10 @@ from .forms import (
     non_basic_fields_for,
 )
 from .models import NonBasicInfo, NumberKind, Sex
+from .permissions import access_student
 from .rules import IdType
 from .selectors import StudentFilters, student_detail, student_list
-from .services import student_check_registration, student_register
+from .services import RevealCode, student_check_registration, student_register, student_reveal
 
 
 def _label(choices, value: str) -> str:
@@ -137,27 +141,30 @@ def student_detail_view(request: HttpRequest, student_id: int) -> HttpResponse:
     def place(code: str) -> str:
         return f"{division_full_name(code)}（{code}）" if code else ""
 
-    identity_rows = [
-        (_("姓名"), student.name),
-        (_("曾用名"), student.former_name),
-        (_("姓名拼音"), student.name_pinyin),
-        (_("性别"), _label(Sex, student.sex)),
-        (_("出生日期"), student.birth_date.isoformat()),
-        (_("民族"), coded(CodeTable.ETHNICITY, student.ethnicity)),
-        (_("国籍/地区"), coded(CodeTable.COUNTRY, student.nationality)),
-        (_("身份证件类型"), _label(IdType, student.id_type)),
-        (_("身份证件号"), identity.masked_id(student)),
-        (
-            _("证件有效期至"),
-            student.id_valid_until.isoformat() if student.id_valid_until else "",
-        ),
-        (_("港澳台侨外"), coded(CodeTable.HMT, student.hmt_code)),
-        (_("出生地"), place(student.birthplace_code)),
-        (_("籍贯"), place(student.native_place_code)),
-        (_("户口所在地"), place(student.household_place_code)),
-        (_("户口性质"), coded(CodeTable.HOUSEHOLD_TYPE, student.household_type)),
-        (_("健康状况"), coded(CodeTable.HEALTH, student.health)),
-    ]
+    # (label, value shown, reveal field): the ID number is masked and can be revealed.
+    identity_rows = _with_reveal(
+        [
+            (_("姓名"), student.name),
+            (_("曾用名"), student.former_name),
+            (_("姓名拼音"), student.name_pinyin),
+            (_("性别"), _label(Sex, student.sex)),
+            (_("出生日期"), student.birth_date.isoformat()),
+            (_("民族"), coded(CodeTable.ETHNICITY, student.ethnicity)),
+            (_("国籍/地区"), coded(CodeTable.COUNTRY, student.nationality)),
+            (_("身份证件类型"), _label(IdType, student.id_type)),
+            (_("身份证件号"), identity.masked_id(student), "id_number"),
+            (
+                _("证件有效期至"),
+                student.id_valid_until.isoformat() if student.id_valid_until else "",
+            ),
+            (_("港澳台侨外"), coded(CodeTable.HMT, student.hmt_code)),
+            (_("出生地"), place(student.birthplace_code)),
+            (_("籍贯"), place(student.native_place_code)),
+            (_("户口所在地"), place(student.household_place_code)),
+            (_("户口性质"), coded(CodeTable.HOUSEHOLD_TYPE, student.household_type)),
+            (_("健康状况"), coded(CodeTable.HEALTH, student.health)),
+        ]
+    )
     school_rows = [
         (_("学籍号"), student.number),
         (_("学籍号类别"), _label(NumberKind, student.number_kind)),
@@ -176,8 +183,10 @@ def student_detail_view(request: HttpRequest, student_id: int) -> HttpResponse:
             "relation": coded(CodeTable.RELATION, guardian.relation),
             "id_type": _label(IdType, guardian.id_type),
             "masked_id": identity.masked_id(guardian),
-            # Phones are sensitive (requirements §8): masked until the reveal workflow.
+            # Phones are sensitive (requirements §8): masked; "显示" reveals with a reason.
             "phone": identity.mask_number(guardian.phone),
+            "reveal_id": f"guardian:{guardian.pk}:id_number",
+            "reveal_phone": f"guardian:{guardian.pk}:phone",
             "is_guardian": guardian.is_guardian,
         }
         for guardian in student.guardians.all()
@@ -210,8 +219,13 @@ def student_detail_view(request: HttpRequest, student_id: int) -> HttpResponse:
     )
 
 
-def _non_basic_rows(student, disability_names: dict[str, str]) -> list[tuple[str, str]]:
-    """The non-basic data labelled by the schema they were filed under."""
+def _with_reveal(rows: list[tuple[str, ...]]) -> list[tuple[str, str, str]]:
+    return [(row[0], row[1], row[2] if len(row) > 2 else "") for row in rows]
+
+
+def _non_basic_rows(student, disability_names: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The non-basic data labelled by the schema they were filed under: (label, value shown,
+    the reveal field name when the value is masked)."""
     try:
         info = student.non_basic
     except NonBasicInfo.DoesNotExist:
@@ -219,15 +233,17 @@ def _non_basic_rows(student, disability_names: dict[str, str]) -> list[tuple[str
     rows = []
     for spec in info.schema.fields:
         value = info.data.get(spec["key"])
+        reveal = ""
         if spec.get("type") == "bool":
             shown = _("是") if value else _("否")
         elif spec.get("type") == "choice" and spec.get("code_table") == CodeTable.DISABILITY:
             shown = disability_names.get(str(value), str(value)) if value else ""
-        elif spec["key"] in ("phone", "address") and value:
-            shown = identity.mask_number(str(value))
+        elif value and identity.is_sensitive_non_basic(spec["key"], spec.get("type", "")):
+            shown = identity.mask_non_basic(spec["key"], str(value), spec.get("type", ""))
+            reveal = spec["key"]
         else:
             shown = "" if value is None else str(value)
-        rows.append((spec.get("label", spec["key"]), shown))
+        rows.append((spec.get("label", spec["key"]), shown, reveal))
     return rows
 
 
@@ -367,3 +383,52 @@ def _existing_summary(student) -> dict | None:
         "school_name": record.school.name if record else "",
         "state": _label(StatusState, record.state) if record else "",
     }
+
+
+# ---------------------------------------------------------------- revealing a masked value
+
+
+@never_cache  # a revealed value must not stay in a browser or proxy cache
+@page
+def reveal(request: HtmxHttpRequest, student_id: int) -> HttpResponse:
+    """The "显示" button beside a masked value: GET asks for the reason, POST shows the full
+    value through ``student_reveal`` (audited; refused without a reason). With htmx the
+    answer replaces the masked text in place; without, it is a small page of its own."""
+    require_permission(request.user, Permission.STUDENT_VIEW)
+    data = request.POST if request.method == "POST" else request.GET
+    context: dict[str, Any] = {"student_id": student_id, "field": data.get("field", "")}
+    if request.method != "POST":
+        # Out of scope: 404 already here, as on the detail page.
+        student = access_student(request.user, student_id=student_id)
+        if request.htmx:
+            template = (
+                "students/_reveal_button.html"
+                if data.get("cancel")
+                else "students/_reveal_form.html"
+            )
+            return render(request, template, context)
+        return render(request, "students/reveal.html", {**context, "student": student})
+    context["reason"] = data.get("reason", "")
+    try:
+        context["value"] = student_reveal(
+            actor=request.user,
+            student_id=student_id,
+            field=context["field"],
+            reason=context["reason"],
+        )
+    except DomainError as error:
+        if error.code != RevealCode.REASON_REQUIRED:
+            raise
+        context["error"] = error.message
+        if request.htmx:
+            return render(request, "students/_reveal_form.html", context, status=422)
+        context["student"] = access_student(request.user, student_id=student_id)
+        return render(request, "students/reveal.html", context, status=422)
+    if request.htmx:
+        response = render(request, "students/_reveal_value.html", context)
+        # The value takes the place of the masked text, not only of the form.
+        response["HX-Retarget"] = "closest .xj-reveal"
+        response["HX-Reswap"] = "outerHTML"
+        return response
+    context["student"] = access_student(request.user, student_id=student_id)
+    return render(request, "students/reveal.html", {**context, "revealed": True})

@@ -18,7 +18,11 @@ def navigation(request: HttpRequest) -> dict:
         "schools": has_permission(user, Permission.SCHOOL_VIEW),
         "school_edit": has_permission(user, Permission.SCHOOL_EDIT),
         "statistics": has_permission(user, Permission.STATISTICS_VIEW),
+        "accounts": has_permission(user, Permission.ACCOUNT_MANAGE),
+        "security": has_permission(user, Permission.SECURITY_MANAGE),
     }
+    # Clerks' workload: for staffing, shown to the system and security admins.
+    can["workload"] = can["accounts"] or can["security"]
     # The import pages: students (clerks) or schools (accounts that maintain schools).
     can["imports"] = can["import"] or can["school_edit"]
     return {

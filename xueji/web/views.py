@@ -10,15 +10,20 @@ from functools import wraps
 from typing import cast
 
 from django import forms
-from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
+from xueji.accounts.authentication import PENDING_NEXT, Step, sign_in, sign_out
 from xueji.accounts.models import User
 from xueji.accounts.permissions import has_permission
 from xueji.accounts.rules import Permission
@@ -66,35 +71,68 @@ def page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 # ---------------------------------------------------------------- sign-in and sign-out
 
 
-class SignInForm(AuthenticationForm):
-    """Django's sign-in form with Chinese labels and one message for every failure, so the
-    page never says whether the user name exists."""
+class SignInForm(forms.Form):
+    """User name and password. Whatever goes wrong, the page says only what the sign-in
+    pipeline says (one message for a wrong password and an unknown user name)."""
 
-    error_messages = {
-        "invalid_login": gettext_lazy("您的账号或密码不正确"),
-        "inactive": gettext_lazy("您的账号或密码不正确"),
-    }
-
-    def __init__(self, request=None, *args, **kwargs) -> None:
-        super().__init__(request, *args, **kwargs)
-        self.fields["username"].label = gettext_lazy("用户名")
-        self.fields["username"].widget.attrs.update(
-            {"class": "form-control", "autocomplete": "username", "autofocus": True}
-        )
-        self.fields["password"].label = gettext_lazy("密码")
-        self.fields["password"].widget = forms.PasswordInput(
+    username = forms.CharField(
+        label=gettext_lazy("用户名"),
+        max_length=150,
+        widget=forms.TextInput(
+            attrs={
+                "class": "form-control",
+                "autocomplete": "username",
+                "autocapitalize": "none",
+                "autofocus": True,
+            }
+        ),
+    )
+    password = forms.CharField(
+        label=gettext_lazy("密码"),
+        strip=False,
+        widget=forms.PasswordInput(
             attrs={"class": "form-control", "autocomplete": "current-password"}
-        )
+        ),
+    )
 
 
-login_view = auth_views.LoginView.as_view(
-    template_name="web/login.html",
-    authentication_form=SignInForm,
-    redirect_authenticated_user=True,
-)
+def _next_url(request: HttpRequest) -> str:
+    """Where to go after signing in: the ``next`` parameter when it stays on this site."""
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    if wanted and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    return ""
 
-# POST only (Django 5): a link or an image cannot sign anyone out.
-logout_view = auth_views.LogoutView.as_view()
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+def login_view(request: HttpRequest) -> HttpResponse:
+    """Sign-in through the pipeline (lockout, attempt log, second factor)."""
+    next_url = _next_url(request)
+    if request.user.is_authenticated:
+        return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+    form = SignInForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        result = sign_in(request, form.cleaned_data["username"], form.cleaned_data["password"])
+        if result.step == Step.SIGNED_IN:
+            return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+        if result.step == Step.SECOND_FACTOR:
+            request.session[PENDING_NEXT] = next_url
+            return redirect("accounts:second_factor")
+        form.add_error(None, result.message)
+    return render(request, "web/login.html", {"form": form, "next": next_url})
+
+
+# POST only: a link or an image cannot sign anyone out.
+@require_POST
+@csrf_protect
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """Sign out (audited) and go to the sign-in page."""
+    sign_out(request)
+    return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
 # ---------------------------------------------------------------- home page

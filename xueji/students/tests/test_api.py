@@ -19,6 +19,7 @@ from xueji.accounts.tokens import api_token_issue
 from xueji.audit.models import AuditEvent
 from xueji.enrolment.models import StatusEvent, StatusRecord
 from xueji.enrolment.rules import StatusState
+from xueji.students import identity
 from xueji.students.models import Guardian, NonBasicInfo, Student, StudentNumber
 from xueji.students.rules import resident_id_check_char
 
@@ -350,7 +351,7 @@ def test_same_id_again_is_409_duplicate_id(school_user, school, other_school_use
     first = client_for(school_user).post(
         "/api/students", api_payload(school), content_type="application/json"
     )
-    id_number = Student.objects.get(pk=first.json()["student"]["id"]).id_number
+    id_number = identity.read_id(Student.objects.get(pk=first.json()["student"]["id"]))
     payload = api_payload(other_school, id_number=id_number)
     before = registry_counts()
     response = client_for(other_school_user).post(
@@ -395,7 +396,7 @@ def test_known_student_is_409_then_reactivated_with_200(school_user, school, mak
     payload = api_payload(
         school,
         name="林返校",
-        id_number=student.id_number,
+        id_number=identity.read_id(student),
         born=student.birth_date,
         sex_code=student.sex,
         grade="14",
@@ -481,7 +482,7 @@ def test_validate_writes_nothing_and_reports_each_outcome(school_user, school, m
         "G",
     )
     duplicate = validate(
-        name="周知名", id_number=known.id_number, born=known.birth_date, sex_code="1"
+        name="周知名", id_number=identity.read_id(known), born=known.birth_date, sex_code="1"
     )
     assert duplicate["ok"] is False
     assert (duplicate["existing_number"], duplicate["existing_action"]) == (known.number, "refuse")
@@ -521,7 +522,8 @@ def test_exact_page_size_ends_with_no_cursor(make_student, school_user):
 def test_rows_carry_masked_ids_and_school(make_student, school_user, school):
     student = make_student()
     row = client_for(school_user).get("/api/students").json()["items"][0]
-    assert row["id_number_masked"] == student.id_number[:6] + "********" + student.id_number[-4:]
+    number = identity.read_id(student)
+    assert row["id_number_masked"] == number[:6] + "********" + number[-4:]
     assert (row["school_id"], row["school_name"]) == (school.pk, school.name)
 
 
@@ -535,17 +537,18 @@ def test_search_by_number_name_and_id(make_student, school_user):
     assert found(target.number) == [target.pk]
     assert found(target.number.lower()) == [target.pk]
     assert found(target.name) == [target.pk]
-    assert found(target.id_number) == [target.pk]
-    assert found(f"  {target.id_number} ") == [target.pk]
+    number = identity.read_id(target)
+    assert found(number) == [target.pk]
+    assert found(f"  {number} ") == [target.pk]
     # Exact search: a fragment of a name or number finds nobody.
     assert found(target.name[:2]) == []
-    assert found(target.id_number[:10]) == []
+    assert found(number[:10]) == []
 
 
 def test_search_by_id_accepts_a_lower_case_x(make_student, school_user):
     number = id_with_x()
     student = make_student(id_number=number)
-    assert student.id_number.endswith("X")
+    assert identity.read_id(student).endswith("X")
     items = client_for(school_user).get("/api/students", {"q": number.lower()}).json()["items"]
     assert [r["id"] for r in items] == [student.pk]
 
@@ -632,7 +635,7 @@ def test_as_of_returns_the_state_on_a_date(make_student, school_user, school):
             **api_payload(
                 school,
                 name="郭时光",
-                id_number=student.id_number,
+                id_number=identity.read_id(student),
                 born=student.birth_date,
                 sex_code=student.sex,
                 grade="15",

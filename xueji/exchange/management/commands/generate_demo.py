@@ -69,15 +69,50 @@ class Command(BaseCommand):
             )
         if options["no_accounts"]:
             return
+        accounts = ensure_demo_accounts()
         table = Table(title=_("演示账号（各级）"))
-        for column in (_("层级"), _("用户名"), _("密码"), _("单位"), _("角色")):
-            table.add_column(column)
-        for account in ensure_demo_accounts():
+        # User names and passwords are copied: never cut or wrapped; the rest may fold.
+        for column, whole in (
+            (_("层级"), False),
+            (_("用户名"), True),
+            (_("密码"), True),
+            (_("单位"), False),
+            (_("角色"), False),
+            (_("第二因素"), False),
+        ):
+            table.add_column(column, no_wrap=whole, overflow="fold")
+        for account in accounts:
             table.add_row(
                 account.level,
                 account.username,
                 account.password,
                 account.unit,
                 "、".join(account.roles),
+                _("动态验证码") if account.totp_secret else _("不需要"),
             )
         console.print(table)
+        with_factor = [a for a in accounts if a.totp_secret]
+        if not with_factor:
+            return
+        secrets = Table(title=_("第二因素（TOTP）密钥：添加到验证器应用"))
+        secrets.add_column(_("用户名"), no_wrap=True)
+        secrets.add_column(_("密钥"), no_wrap=True, min_width=32)
+        for account in with_factor:
+            secrets.add_row(account.username, account.totp_secret)
+        console.print(secrets)
+        console.print(
+            _(
+                "县区级及以上账号登录时，输入密码后还须输入6位动态验证码：把上表的密钥添加到"
+                "验证器应用（Microsoft Authenticator、Google Authenticator、FreeOTP 等，"
+                "选择“输入设置密钥”、基于时间），或在另一个终端运行\n"
+                "  python manage.py totp_code %(username)s\n"
+                "查看当前验证码（仅限开发环境的演示账号；每个验证码只能使用一次）。"
+            )
+            # The county is the level the demo data is busiest in.
+            % {
+                "username": next(
+                    (a.username for a in with_factor if a.username == "demo-county"),
+                    with_factor[-1].username,
+                )
+            }
+        )
