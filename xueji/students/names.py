@@ -8,6 +8,7 @@ extension B and beyond) must come back byte for byte.
 import unicodedata
 from functools import lru_cache
 
+from django.utils.translation import gettext as _
 from pypinyin import Style, lazy_pinyin
 
 # pypinyin reads a surname as an ordinary word (曾 → ceng); surnames have their own readings.
@@ -107,11 +108,11 @@ def _is_han(ch: str) -> bool:
 def name_problem(name: str) -> str | None:
     """Why a name cannot be stored, or ``None``. Chinese messages for the user."""
     if not name:
-        return "姓名不能为空"
+        return _("姓名不能为空")
     if name != name.strip():
-        return "姓名首尾不能有空格"
+        return _("姓名首尾不能有空格")
     if len(name) > MAX_NAME_LENGTH:
-        return f"姓名不能超过{MAX_NAME_LENGTH}个字符"
+        return _("姓名不能超过%(n)d个字符") % {"n": MAX_NAME_LENGTH}
     for ch in name:
         if _is_han(ch) or ch in "·•． -'":
             continue
@@ -122,10 +123,10 @@ def name_problem(name: str) -> str | None:
         if category.startswith("M"):
             continue  # combining marks of Tibetan, Arabic scripts, etc.
         if ch.isdigit():
-            return f"姓名不能包含数字（{ch}）"
-        return f"姓名包含不允许的字符（U+{ord(ch):04X}）"
+            return _("姓名不能包含数字（%(char)s）") % {"char": ch}
+        return _("姓名包含不允许的字符（U+%(code)s）") % {"code": f"{ord(ch):04X}"}
     if "  " in name:
-        return "姓名不能包含连续空格"
+        return _("姓名不能包含连续空格")
     return None
 
 
