@@ -54,10 +54,14 @@ def make_student(school_user):
     """Register a student through the service; returns the Student."""
     from xueji.students.services import student_register
 
-    def make(school=None, actor=None, **overrides):
+    def make(school=None, actor=None, confirm_distinct=True, **overrides):
+        # Faker draws from a small pool of names and every default birth date is the same:
+        # two made students may look alike. Tests of the duplicate check pass False.
         target = school or school_user.unit.school
         result = student_register(
-            actor=actor or school_user, data=factories.registration(target, **overrides)
+            actor=actor or school_user,
+            data=factories.registration(target, **overrides),
+            confirm_distinct=confirm_distinct,
         )
         return result.student
 
