@@ -1,0 +1,1 @@
+"""Benchmarks of xueji's bulk paths; ``python -m bench.run_all`` writes docs/benchmarks.md."""
