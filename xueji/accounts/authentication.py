@@ -20,11 +20,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xueji import clock
-from xueji.audit import context
 from xueji.audit.services import audit_record
 
 from . import rules, selectors, signin_rules, twofactor
-from .models import LoginAttempt, Role, User
+from .lockout import failure_record, login_attempt_record
+from .models import Role, User
 from .policy import security_policy
 
 BACKEND = "xueji.accounts.backends.UnitAccountBackend"
@@ -122,59 +122,10 @@ def access_block_reason(
 # ---------------------------------------------------------------- the attempt log
 
 
-def login_attempt_record(
-    *, username: str, user: User | None, reason: str, now: datetime | None = None
-) -> LoginAttempt:
-    """One row per attempt; origin (IP, client) from the request context. Call inside the
-    transaction of the state change it explains, if any."""
-    origin = context.current()
-    return LoginAttempt.objects.create(
-        username=username[:150],
-        user=user,
-        at=now or clock.now(),
-        ip=origin.ip,
-        user_agent=origin.user_agent[:255],
-        success=reason == Reason.OK,
-        reason=reason,
-    )
-
-
 def _refuse(username: str, user: User | None, reason: str, message: str) -> SignInResult:
     with transaction.atomic():
         login_attempt_record(username=username, user=user, reason=reason)
     return SignInResult(Step.REFUSED, user=user, reason=reason, message=message)
-
-
-def _record_failure(username: str, user: User, now: datetime) -> datetime | None:
-    """Count a wrong password; returns the lock's end when this failure locks the account."""
-    policy = security_policy()
-    with transaction.atomic():
-        # The row lock keeps concurrent guesses from losing counts.
-        current = User.objects.select_for_update().only("failed_logins").get(pk=user.pk)
-        failures = current.failed_logins + 1
-        until = signin_rules.lock_after_failure(
-            failures,
-            threshold=policy.lockout_threshold,
-            minutes=policy.lockout_minutes,
-            now=now,
-        )
-        if until is None:
-            User.objects.filter(pk=user.pk).update(failed_logins=failures)
-        else:
-            # The count starts again after the lock: another full run of failures re-locks.
-            User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=until)
-            audit_record(
-                actor=None,
-                action="account.lock",
-                object_type="user",
-                object_id=user.pk,
-                summary=f"{user.username} 连续 {failures} 次密码错误，锁定至 "
-                f"{timezone.localtime(until):%Y-%m-%d %H:%M}",  # stored data: always Chinese
-                detail={"failures": failures, "until": until.isoformat(), "unit_id": user.unit_id},
-            )
-        login_attempt_record(username=username, user=user, reason=Reason.BAD_PASSWORD, now=now)
-    user.failed_logins, user.locked_until = (0, until) if until else (failures, user.locked_until)
-    return until
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -193,7 +144,9 @@ def sign_in(request: HttpRequest, username: str, password: str) -> SignInResult:
         assert user.locked_until is not None
         return _refuse(username, user, Reason.LOCKED, locked_message(user.locked_until))
     if not user.check_password(password):
-        until = _record_failure(username, user, now)
+        until = failure_record(
+            username=username, user=user, now=now, reason=Reason.BAD_PASSWORD, what="密码错误"
+        )
         if until is not None:
             return SignInResult(Step.REFUSED, user, Reason.LOCKED, locked_message(until))
         return SignInResult(Step.REFUSED, user, Reason.BAD_PASSWORD, bad_credentials_message())

@@ -32,6 +32,7 @@ from xueji.audit.services import audit_record
 from xueji.errors import Conflict, DomainError, FieldError, Forbidden, NotFound, ValidationFailed
 
 from . import signin_rules
+from .lockout import failure_record, login_attempt_record
 from .models import RecoveryCode, TotpDevice, Unit, UnitKind, User
 from .permissions import require_permission
 from .policy import security_policy
@@ -192,8 +193,6 @@ def _bad_code() -> ValidationFailed:
 
 
 def _attempt_record(*, user: User, now: datetime, reason: str) -> None:
-    from .authentication import login_attempt_record  # the pipeline imports this module
-
     login_attempt_record(username=user.username, user=user, reason=reason, now=now)
 
 
@@ -207,42 +206,14 @@ def _refuse_if_locked(user: User, now: datetime) -> None:
 
 
 def _failure_record(*, user: User, now: datetime) -> None:
-    """Log a wrong second factor and count it towards the lockout.
-
-    The same counter and threshold as wrong passwords (``signin_rules.lock_after_failure``),
-    so guesses at the password and at the code add up to one lockout.
-    """
-    policy = security_policy()
-    with transaction.atomic():
-        # The row lock keeps concurrent guesses from losing counts.
-        current = User.objects.select_for_update().only("failed_logins").get(pk=user.pk)
-        failures = current.failed_logins + 1
-        until = signin_rules.lock_after_failure(
-            failures,
-            threshold=policy.lockout_threshold,
-            minutes=policy.lockout_minutes,
-            now=now,
-        )
-        if until is None:
-            User.objects.filter(pk=user.pk).update(failed_logins=failures)
-        else:
-            # As for passwords: the count starts again after the lock.
-            User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=until)
-            audit_record(
-                actor=None,
-                action="account.lock",
-                object_type="user",
-                object_id=user.pk,
-                summary=f"{user.username} 连续 {failures} 次第二因素验证失败，锁定至 "
-                f"{timezone.localtime(until):%Y-%m-%d %H:%M}",  # stored data: always Chinese
-                detail={
-                    "failures": failures,
-                    "until": until.isoformat(),
-                    "unit_id": user.unit_id,
-                    "cause": BAD_SECOND_FACTOR,
-                },
-            )
-        _attempt_record(user=user, now=now, reason=BAD_SECOND_FACTOR)
+    """Log a wrong second factor; it counts towards the same lockout as wrong passwords."""
+    failure_record(
+        username=user.username,
+        user=user,
+        now=now,
+        reason=BAD_SECOND_FACTOR,
+        what="第二因素验证失败",
+    )
 
 
 def _refused(*, user: User, now: datetime) -> ValidationFailed:
