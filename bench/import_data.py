@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from xueji.exchange.columns import STUDENT_COLUMNS
+from xueji.exchange.loader import STUDENT_COPY_COLUMNS
 from xueji.exchange.synthetic import DISABILITY, FOREIGN, GIVEN, DemoPlan, Generator
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, SchoolState, SchoolType, stages_for
@@ -27,31 +28,7 @@ from xueji.students.names import name_key, name_pinyin
 from xueji.students.rules import IdType, j_number, l_number
 
 # Columns of students_student written by the raw load, in ``NewStudent.raw_row`` order.
-RAW_COLUMNS = (
-    "number",
-    "number_kind",
-    "name",
-    "former_name",
-    "name_pinyin",
-    "name_key",
-    "sex",
-    "birth_date",
-    "birthplace_code",
-    "native_place_code",
-    "ethnicity",
-    "nationality",
-    "id_type",
-    "id_number",
-    "id_key",
-    "id_valid_until",
-    "hmt_code",
-    "household_place_code",
-    "household_type",
-    "health",
-    "frozen",
-    "created_at",
-    "updated_at",
-)
+RAW_COLUMNS = (*STUDENT_COPY_COLUMNS, "frozen", "created_at", "updated_at")
 
 
 @dataclass(frozen=True)

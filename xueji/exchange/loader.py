@@ -69,7 +69,8 @@ _SQLITE_TOP_ID = (
     "SELECT MAX(top) FROM (SELECT MAX(id) AS top FROM students_student UNION ALL "
     "SELECT seq FROM sqlite_sequence WHERE name = 'students_student')"
 )
-_STUDENT_COPY = (
+# The students_student columns a load copies from staging (the rest are set at merge).
+STUDENT_COPY_COLUMNS = (
     "number",
     "number_kind",
     "name",
@@ -180,7 +181,7 @@ class StudentStage:
         text = "varchar" if pg else "TEXT"
         false = "false" if pg else "0"
         t = self.table
-        cols = ", ".join(_STUDENT_COPY)
+        cols = ", ".join(STUDENT_COPY_COLUMNS)
         with connection.cursor() as cursor:
             if pg:
                 sid = "st.student_id"
