@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -452,25 +453,25 @@ def _snapshot_usable(meta: dict) -> bool:
     return meta.get("migrations") == migration_hashes()
 
 
-class Target:
+class Target(ABC):
     """One database under test: how to reset it, snapshot it and point Django at it."""
 
     name = ""
 
-    def env(self) -> dict[str, str]:
-        raise NotImplementedError
+    @abstractmethod
+    def env(self) -> dict[str, str]: ...
 
-    def reset(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def reset(self) -> None: ...
 
-    def has_snapshot(self, key: str) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def has_snapshot(self, key: str) -> bool: ...
 
-    def restore(self, key: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def restore(self, key: str) -> None: ...
 
-    def snapshot(self, key: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def snapshot(self, key: str) -> None: ...
 
     def meta_path(self, key: str) -> Path:
         return OUT_DIR / "snapshots" / f"{self.name}-{key}.json"
