@@ -13,14 +13,13 @@ load is one transaction: nothing half-written remains.
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from xueji import clock
@@ -31,7 +30,7 @@ from xueji.errors import FieldError
 from xueji.schools.models import School
 from xueji.schools.rules import SchoolState, SchoolType, grade_allowed
 from xueji.students import identity
-from xueji.students.models import NonBasicSchema, NumberKind, Student, StudentNumber
+from xueji.students.models import NonBasicSchema, NumberKind, Student
 from xueji.students.nonbasic import SchemaField, schema_fields
 from xueji.students.numbering import NumberIssuer, kind_for
 from xueji.students.services import schema_for_province
@@ -108,37 +107,6 @@ class _SchoolFacts:
     name: str
 
 
-class _RangeNumberIssuer(NumberIssuer):
-    """``NumberIssuer`` whose J priming finds each prefix by key range on SQLite.
-
-    ``number__startswith`` is ``LIKE … ESCAPE`` there, which SQLite cannot answer from the
-    number index: each chunk's priming query read every issued number (13 s a chunk against
-    a million). A range on the unique index finds the same rows; PostgreSQL already uses its
-    ``varchar_pattern_ops`` index for the prefix and keeps the inherited query.
-    TODO(numbering): this belongs in ``NumberIssuer.prime``.
-    """
-
-    def prime(self, prefixes: Iterable[str]) -> None:
-        if connection.vendor != "sqlite":
-            super().prime(prefixes)
-            return
-        wanted = [p for p in set(prefixes) if p not in self._next_j]
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            for prefix in chunk:
-                self._next_j[prefix] = 1
-            condition = Q()
-            for prefix in chunk:
-                # The strings that start with the prefix, in binary order (all digits here).
-                upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-                condition |= Q(number__gte=prefix, number__lt=upper)
-            for number in StudentNumber.objects.filter(condition).values_list("number", flat=True):
-                prefix = number[:15]
-                sequence = int(number[15:18])
-                if sequence + 1 > self._next_j.get(prefix, 1):
-                    self._next_j[prefix] = sequence + 1
-
-
 class StudentImport:
     def __init__(self, *, actor, mode: str, batch: str, progress: Progress | None = None) -> None:
         self.actor = actor
@@ -153,7 +121,7 @@ class StudentImport:
         self.columns = student_import_columns()
         self.seen_keys: dict[str, int] = {}
         self.seen_people: dict[tuple, int] = {}
-        self.issuer = _RangeNumberIssuer()
+        self.issuer = NumberIssuer()
         self.outcome = ImportOutcome(batch=batch)
         self.chunk_rows = settings.XUEJI["IMPORT_CHUNK_ROWS"]
 

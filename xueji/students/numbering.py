@@ -45,7 +45,10 @@ class NumberIssuer:
                 self._next_j[prefix] = 1
             condition = Q()
             for prefix in chunk:
-                condition |= Q(number__startswith=prefix)
+                # A key range, not ``startswith``: SQLite answers LIKE by reading every
+                # issued number, a range comes from the unique index on any database.
+                upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+                condition |= Q(number__gte=prefix, number__lt=upper)
             for number in StudentNumber.objects.filter(condition).values_list("number", flat=True):
                 prefix = number[:15]
                 sequence = int(number[15:18])
