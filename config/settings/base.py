@@ -182,6 +182,9 @@ XUEJI = {
     "IMPORT_MAX_BYTES": int(os.environ.get("XUEJI_IMPORT_MAX_BYTES", 20 * 1024 * 1024)),
     # Rows handled per chunk by the bulk import pipeline.
     "IMPORT_CHUNK_ROWS": 20_000,
+    # Processes validating the next chunk while this one loads: None = one per spare core,
+    # 0 = validate in the importing process.
+    "IMPORT_WORKERS": None,
     # Name similarity (0-100, rapidfuzz) from which a registered student is a candidate duplicate.
     "DUPLICATE_NAME_SCORE": 85,
     # Page size of list pages and list endpoints.
