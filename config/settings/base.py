@@ -6,6 +6,7 @@ environment: ``DATABASE_URL``, ``XUEJI_SECRET_KEY``, ``XUEJI_DATA_DIR``.
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -177,7 +178,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # Registry policy (configurable per deployment).
-XUEJI = {
+XUEJI: dict[str, Any] = {
     # Largest accepted import file, bytes.
     "IMPORT_MAX_BYTES": int(os.environ.get("XUEJI_IMPORT_MAX_BYTES", 20 * 1024 * 1024)),
     # Rows handled per chunk by the bulk import pipeline.
