@@ -12,10 +12,11 @@ in-scope student's number or name, the school's code, or another unit's import j
 """
 
 import csv
+import importlib
 import io
+import pkgutil
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
@@ -25,53 +26,29 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+import tests.authz as authz_package
 from config.api import api
+from tests.authz.vocab import (
+    AREA,
+    AUTHORITY,
+    LIST,
+    NONE,
+    OBJECT,
+    PUBLIC,
+    ROWS,
+    SIGNED_IN,
+    TARGET,
+    UNIT,
+    UNIT_LIST,
+    Policy,
+    Sample,
+)
 from tests.factories import SchoolFactory, authority_user, make_user, registration, resident_id
 from xueji.accounts.rules import Permission, permissions_for
 from xueji.exchange.columns import STUDENT_COLUMNS
 from xueji.exchange.services import import_job_create, import_job_run
 from xueji.students.nonbasic import DEFAULT_SCHEMA_FIELDS
 from xueji.students.services import student_register
-
-# ----------------------------------------------------------------- the policy vocabulary
-
-PUBLIC = "public"  # no sign-in at all
-SIGNED_IN = "signed_in"  # any account that belongs to a unit
-
-# How a route is scoped once the role allows it.
-NONE = "none"  # reference data or a form: the same for every unit
-OBJECT = "object"  # one row: outside the actor's scope → 404, like a missing row
-LIST = "list"  # rows filtered to the actor's scope: 200, never another unit's rows
-TARGET = "target"  # a write aimed at a school: school outside the scope → 404
-AREA = "area"  # a write creating something in an area: area outside the scope → 422
-UNIT = "unit"  # rows of the actor's own unit only (import jobs): another unit's → 404
-UNIT_LIST = "unit_list"  # the actor's own unit's rows, filtered: 200
-ROWS = "rows"  # accepted for any unit; rows outside the scope are refused inside the job
-
-AUTHORITY = frozenset({"province", "national"})
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One concrete request; ``{student}``, ``{school}`` and ``{job}`` are filled in."""
-
-    method: str
-    path: str
-    body: Callable[["World"], dict] | None = None
-    multipart: bool = False
-    ok: int = 200
-    # The sample's own scope when it differs from the route's (a GET of a write form).
-    scope: str | None = None
-
-
-@dataclass(frozen=True)
-class Policy:
-    path: str  # the route as Django spells it: a changed path must be re-declared
-    access: str | tuple[str, ...]  # PUBLIC, SIGNED_IN, a Permission, or any of several
-    scope: str = NONE
-    levels: frozenset[str] | None = None  # unit kinds allowed; None: every kind
-    methods: tuple[str, ...] = ("GET",)
-    sample: Sample | None = None
 
 
 def _student_payload(world: "World") -> dict:
@@ -595,6 +572,17 @@ def _walk(patterns, prefix: str = "", namespaces: tuple[str, ...] = ()):
             yield name, route
 
 
+# Each app's routes beyond the foundation are declared in its own module of tests/authz.
+POLICY_MODULES = [
+    importlib.import_module(f"tests.authz.{info.name}")
+    for info in pkgutil.iter_modules(authz_package.__path__)
+    if info.name != "vocab"
+]
+for _module in POLICY_MODULES:
+    _clash = set(POLICY) & set(_module.POLICY)
+    assert not _clash, f"{_module.__name__} declares routes twice: {_clash}"
+    POLICY.update(_module.POLICY)
+
 ROUTES: dict[str, set[str]] = {}
 for _name, _route in _walk(get_resolver().url_patterns):
     ROUTES.setdefault(_name, set()).add(_route)
@@ -677,6 +665,8 @@ class World:
     student: object
     job_id: UUID
     actors: dict
+    # Placeholders the per-app policy modules' ``setup(world)`` add (a transfer's id, say).
+    extra: dict = field(default_factory=dict)
 
 
 ACTORS = ("anonymous", "clerk_in", "clerk_out", "reviewer_in", "reviewer_out")
@@ -703,7 +693,7 @@ def world(db, school, other_school, school_user, other_school_user) -> World:
         actor=school_user, upload=upload, file_name="mine.csv", mode="valid_rows"
     )
     import_job_run(job_id=job.pk)
-    return World(
+    built = World(
         school=school,
         other_school=other_school,
         student=student,
@@ -716,6 +706,10 @@ def world(db, school, other_school, school_user, other_school_user) -> World:
             "reviewer_out": authority_user("510104"),
         },
     )
+    for module in POLICY_MODULES:
+        if hasattr(module, "setup"):
+            built.extra.update(module.setup(built))
+    return built
 
 
 def _permitted(policy: Policy, user) -> bool:
@@ -755,7 +749,9 @@ def _client(user) -> Client:
 
 
 def _send(client: Client, sample: Sample, world: World):
-    path = sample.path.format(student=world.student.pk, school=world.school.pk, job=world.job_id)
+    path = sample.path.format(
+        student=world.student.pk, school=world.school.pk, job=world.job_id, **world.extra
+    )
     method = getattr(client, sample.method.lower())
     body = sample.body(world) if sample.body else None
     if sample.multipart:
