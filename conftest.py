@@ -85,3 +85,7 @@ def reference_data(request):
     if not Division.objects.exists():
         load_reference_data()
         clear_caches()
+    # The statutory calendar (2004–2026) is seeded by a migration too.
+    from xueji.workdays.seeding import calendar_seed
+
+    calendar_seed()

@@ -6,11 +6,16 @@ benchmark, e.g. ``python -m bench.run_all --rows 1000000``.
 
 import sys
 
-from bench import import_bench
+from bench import duplicate_bench, import_bench, promotion_bench
 
 
 def main(argv: list[str] | None = None) -> int:
-    return import_bench.main(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    return (
+        import_bench.main(args)
+        or promotion_bench.main(args, ignore_unknown=True)
+        or duplicate_bench.main(args, ignore_unknown=True)
+    )
 
 
 if __name__ == "__main__":

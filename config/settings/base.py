@@ -37,7 +37,13 @@ INSTALLED_APPS = [
     "xueji.schools",
     "xueji.students",
     "xueji.enrolment",
+    "xueji.changes",
     "xueji.exchange",
+    "xueji.workdays",
+    "xueji.archives",
+    "xueji.portal",
+    "xueji.anomalies",
+    "xueji.verification",
     "xueji.web",
 ]
 
@@ -76,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "xueji.web.context.navigation",
+                "xueji.audit.views.warning_badge",
             ],
         },
     },
@@ -188,6 +195,20 @@ XUEJI: dict[str, Any] = {
     "IMPORT_WORKERS": None,
     # Name similarity (0-100, rapidfuzz) from which a registered student is a candidate duplicate.
     "DUPLICATE_NAME_SCORE": 85,
+    # Engine of the nightly duplicate linkage (xueji/anomalies/linkage.py): "duckdb" or "spark".
+    "LINKAGE_BACKEND": os.environ.get("XUEJI_LINKAGE_BACKEND", "duckdb"),
+    # Anomaly detectors (xueji/anomalies/rules.py DEFAULTS, docs/anomalies.md): no sign of
+    # a student for N months is an empty record; attendance sightings younger than N days
+    # count; the age band around a grade's usual age (years below, above); temporary L
+    # numbers older than N days; a death cancelled within N working days; the linkage's
+    # match probability from which a pair becomes a finding.
+    "ANOMALY_SILENT_MONTHS": 12,
+    "ANOMALY_SIGHTING_DAYS": 180,
+    "ANOMALY_AGE_BELOW": 2,
+    "ANOMALY_AGE_ABOVE": 3,
+    "ANOMALY_TEMP_NUMBER_DAYS": 180,
+    "ANOMALY_DEATH_WORKDAYS": 60,
+    "ANOMALY_LINKAGE_THRESHOLD": 0.99,
     # Page size of list pages and list endpoints.
     "PAGE_SIZE": 50,
 }
@@ -204,6 +225,9 @@ if os.environ.get("XUEJI_FIELD_KEYS"):
         item.split(":", 1) for item in os.environ["XUEJI_FIELD_KEYS"].split(",")
     )
 XUEJI_BLIND_INDEX_KEY = os.environ.get("XUEJI_BLIND_INDEX_KEY", "")
+# Who delivers the guardian portal's one-time codes: the dotted path of a class with
+# ``send(*, phone, message)``. The embedded outbox is for development (docs/portal.md).
+XUEJI_PORTAL_SENDER = os.environ.get("XUEJI_PORTAL_SENDER", "xueji.portal.senders.OutboxSender")
 
 LOGGING = {
     "version": 1,

@@ -29,6 +29,32 @@ class Permission(models.TextChoices):
     SCHEMA_FILE = "schema.file", _("备案非基础信息方案")
     # Seals, lockouts, second-factor resets, the security page (the security admin).
     SECURITY_MANAGE = "security.manage", _("安全管理")
+    # Yearly promotion and graduation batches (school clerks: their school; reviewers: their area).
+    STATUS_BATCH = "status.batch", _("学籍批量处理（升级、毕业）")
+    # Status changes (issue 4): see requests in scope, file them, handle (核办) a step of
+    # one's own unit, and edit a province's rule set (province and national units only).
+    CHANGE_VIEW = "change.view", _("查看学籍变动")
+    CHANGE_FILE = "change.file", _("申请学籍变动")
+    CHANGE_HANDLE = "change.handle", _("核办学籍变动")
+    RULESET_EDIT = "ruleset.edit", _("维护学籍变动规则")
+    # Load a year of the working-day calendar (national reviewers only; see xueji.workdays).
+    CALENDAR_MANAGE = "calendar.manage", _("载入工作日历")
+    # The dropout-control ledger (控辍保学台账, xueji/changes/ledger.py): read the cases in
+    # scope, add follow-ups; closing a case with a reason is for authorities (unit level).
+    DROPOUT_VIEW = "dropout.view", _("查看控辍保学台账")
+    DROPOUT_FOLLOW_UP = "dropout.follow_up", _("登记控辍保学跟进")
+    # Semester confirmation (核准, xueji/verification): see campaigns and their progress;
+    # open and close them (national and province reviewers); mark and sign off a school's
+    # roll (school clerks).
+    CAMPAIGN_VIEW = "campaign.view", _("查看学籍核准")
+    CAMPAIGN_MANAGE = "campaign.manage", _("发起学籍核准")
+    CAMPAIGN_CONFIRM = "campaign.confirm", _("核准本校名册")
+    # Anomalies (xueji/anomalies): the review queue of one's unit and subtree; importing
+    # attendance lists (rows naming schools in scope); resolving findings (merge, undo a
+    # merge, "different people", dismiss) is for reviewers of the finding's unit or above.
+    ANOMALY_VIEW = "anomaly.view", _("查看学籍异常")
+    ANOMALY_SIGHTING = "anomaly.sighting", _("导入在校名单")
+    ANOMALY_RESOLVE = "anomaly.resolve", _("处理学籍异常（合并、确认非同一人）")
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -39,6 +65,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Permission.STUDENT_VIEW,
             Permission.STUDENT_REGISTER,
             Permission.STUDENT_IMPORT,
+            Permission.CHANGE_VIEW,
+            Permission.CHANGE_FILE,
+            Permission.CHANGE_HANDLE,
+            Permission.STATUS_BATCH,
+            Permission.DROPOUT_VIEW,
+            Permission.DROPOUT_FOLLOW_UP,
+            Permission.CAMPAIGN_VIEW,
+            Permission.CAMPAIGN_CONFIRM,
+            Permission.ANOMALY_VIEW,
+            Permission.ANOMALY_SIGHTING,
         }
     ),
     Role.REVIEWER: frozenset(
@@ -49,11 +85,29 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Permission.STUDENT_VIEW,
             Permission.STATISTICS_VIEW,
             Permission.SCHEMA_FILE,
+            Permission.CHANGE_VIEW,
+            Permission.CHANGE_FILE,
+            Permission.CHANGE_HANDLE,
+            Permission.RULESET_EDIT,
+            Permission.CALENDAR_MANAGE,
+            Permission.STATUS_BATCH,
+            Permission.DROPOUT_VIEW,
+            Permission.DROPOUT_FOLLOW_UP,
+            Permission.CAMPAIGN_VIEW,
+            Permission.CAMPAIGN_MANAGE,
+            Permission.ANOMALY_VIEW,
+            Permission.ANOMALY_SIGHTING,
+            Permission.ANOMALY_RESOLVE,
         }
     ),
     # Aggregates only, never personal data.
     Role.STATISTICIAN: frozenset(
-        {Permission.DIVISION_VIEW, Permission.SCHOOL_VIEW, Permission.STATISTICS_VIEW}
+        {
+            Permission.DIVISION_VIEW,
+            Permission.SCHOOL_VIEW,
+            Permission.STATISTICS_VIEW,
+            Permission.CAMPAIGN_VIEW,
+        }
     ),
     Role.SYSTEM_ADMIN: frozenset(
         {Permission.DIVISION_VIEW, Permission.SCHOOL_VIEW, Permission.ACCOUNT_MANAGE}

@@ -24,6 +24,12 @@ class EventKind(models.TextChoices):
     IMPORT = "import", _("批量导入注册")
     CORRECT = "correct", _("信息更正")
     CHANGE = "change", _("学籍变动")
+    TRANSFER_OUT = "transfer_out", _("转出")
+    TRANSFER_IN = "transfer_in", _("转入")
+    PROMOTE = "promote", _("升级")
+    GRADUATE = "graduate", _("毕业")
+    BATCH_COMPLETE = "batch_complete", _("结业（批量）")
+    BATCH_LEAVE = "batch_leave", _("肄业（批量）")
 
 
 # States that still occupy a place at a school: the student is on its roll.
@@ -44,7 +50,8 @@ REACTIVATABLE = frozenset(
     }
 )
 
-# Transitions the foundation itself performs; the change services (issue 4) extend this.
+# The declared transition table: only services move a record, and only along these edges
+# (xueji.enrolment.services.record_change refuses anything else).
 TRANSITIONS: dict[str, frozenset[str]] = {
     StatusState.ENROLLED: frozenset(
         {
@@ -60,10 +67,21 @@ TRANSITIONS: dict[str, frozenset[str]] = {
             StatusState.CANCELLED,
         }
     ),
-    StatusState.DEFERRED: frozenset({StatusState.ENROLLED, StatusState.CANCELLED}),
-    StatusState.SUSPENDED: frozenset({StatusState.ENROLLED, StatusState.CANCELLED}),
+    StatusState.DEFERRED: frozenset(
+        {StatusState.ENROLLED, StatusState.DROPPED_OUT, StatusState.CANCELLED}
+    ),
+    StatusState.SUSPENDED: frozenset(
+        {
+            StatusState.ENROLLED,
+            StatusState.DROPPED_OUT,
+            StatusState.WITHDRAWN,
+            StatusState.CANCELLED,
+        }
+    ),
     StatusState.ABROAD: frozenset({StatusState.ENROLLED, StatusState.CANCELLED}),
-    StatusState.DROPPED_OUT: frozenset({StatusState.ENROLLED, StatusState.CANCELLED}),
+    StatusState.DROPPED_OUT: frozenset(
+        {StatusState.ENROLLED, StatusState.WITHDRAWN, StatusState.CANCELLED}
+    ),
     StatusState.WITHDRAWN: frozenset({StatusState.ENROLLED, StatusState.CANCELLED}),
     StatusState.EXPELLED: frozenset({StatusState.CANCELLED}),
     StatusState.GRADUATED: frozenset({StatusState.ENROLLED, StatusState.CANCELLED}),
@@ -75,3 +93,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 def can_transition(from_state: str, to_state: str) -> bool:
     return to_state in TRANSITIONS.get(from_state, frozenset())
+
+
+def is_frozen(record) -> bool:
+    """Basic data of a graduated student are frozen (requirements §5): corrections refuse."""
+    return record.state == StatusState.GRADUATED

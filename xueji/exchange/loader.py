@@ -204,19 +204,20 @@ class StudentStage:
             cursor.execute(
                 "INSERT INTO enrolment_statusrecord (student_id, school_id, area_code, province_code, "
                 "stage, grade, class_name, state, entry_date, entry_mode, attendance, programme, "
-                "registered_at, updated_at) "
+                "home_taught, revision, registered_at, updated_at) "
                 f"SELECT {sid}, st.school_id, st.area_code, st.province_code, st.stage, st.grade, "
-                f"st.class_name, 'enrolled', st.entry_date, st.entry_mode, st.attendance, 'general', %s, %s "
+                f"st.class_name, 'enrolled', st.entry_date, st.entry_mode, st.attendance, 'general', "
+                f"%s, 0, %s, %s "
                 f"FROM {t} st",
-                [stamp, stamp],
+                [False, stamp, stamp],
             )
             cursor.execute(
                 "INSERT INTO enrolment_statusevent (record_id, kind, occurred_at, effective_date, "
                 "actor_id, actor_username, from_state, to_state, school_id, stage, grade, class_name, "
-                "reason, batch) "
+                "reason, batch, change_type, materials, detail) "
                 f"SELECT {sid}, %s, %s, st.entry_date, %s, %s, '', 'enrolled', st.school_id, st.stage, "
-                f"st.grade, st.class_name, '', %s FROM {t} st",
-                [event_kind, stamp, actor_id, actor_name, batch],
+                f"st.grade, st.class_name, '', %s, '', %s, %s FROM {t} st",
+                [event_kind, stamp, actor_id, actor_name, batch, "[]", "{}"],
             )
             cursor.execute(
                 "INSERT INTO students_guardian (student_id, relation, name, id_type, id_number, id_key, "

@@ -15,6 +15,7 @@ from . import identity, selectors, services
 from .models import Student
 from .schemas import (
     AsOfOut,
+    CorrectIn,
     EventOut,
     NonBasicSchemaIn,
     NonBasicSchemaOut,
@@ -166,6 +167,21 @@ def list_students(request: HttpRequest, query: Query[StudentQuery]):
 def get_student(request: HttpRequest, student_id: int):
     user = request.auth  # type: ignore[attr-defined]
     require_permission(user, Permission.STUDENT_VIEW)
+    return detail_of(selectors.student_detail(user, student_id=student_id))
+
+
+@router.patch(
+    "/students/{int:student_id}",
+    response=StudentDetailOut,
+    summary=_("更正基础信息（须填写原因；毕业后冻结）"),
+)
+def correct_student(request: HttpRequest, student_id: int, payload: CorrectIn):
+    """``changes``: basic fields by their registration names (``name``, ``sex``,
+    ``birth_date``, ``ethnicity``, ``nationality``, ``id_type``, ``id_number`` …)."""
+    user = request.auth  # type: ignore[attr-defined]
+    services.student_correct(
+        actor=user, student_id=student_id, changes=payload.changes, reason=payload.reason
+    )
     return detail_of(selectors.student_detail(user, student_id=student_id))
 
 

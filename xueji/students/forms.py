@@ -334,3 +334,89 @@ class RegistrationForm(StyledForm):
             (_("监护人"), [self[k] for k in self.GUARDIAN]),
             (_("非基础信息"), [self[k] for k in self.non_basic_keys]),
         ]
+
+
+# ---------------------------------------------------------------- correcting basic information
+
+
+class CorrectionForm(StyledForm):
+    """The basic fields, shown with their stored values; what the clerk changes is what the
+    correction asks for (``student_correct`` validates). The ID number is never shown in
+    full: left empty it stays as it is."""
+
+    name = _text(_("姓名"), autocomplete="off", spellcheck="false")
+    former_name = _text(_("曾用名"), autocomplete="off")
+    name_pinyin = _text(_("姓名拼音"), max_length=128, autocomplete="off", spellcheck="false")
+    sex = _choice(_("性别"))
+    birth_date = forms.CharField(
+        label=_("出生日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    ethnicity = _choice(_("民族"))
+    nationality = _choice(_("国籍/地区"))
+    id_type = _choice(_("身份证件类型"))
+    id_number = _text(_("身份证件号"), max_length=32, autocomplete="off", spellcheck="false")
+    id_valid_until = _text(
+        _("证件有效期至"), max_length=10, placeholder=_("YYYY-MM-DD 或 长期"), autocomplete="off"
+    )
+    hmt_code = _choice(_("港澳台侨外"))
+    birthplace_code = _area(_("出生地"))
+    native_place_code = _area(_("籍贯"))
+    household_place_code = _area(_("户口所在地"))
+    household_type = _choice(_("户口性质"))
+    health = _choice(_("健康状况"))
+    reason = forms.CharField(
+        label=_("更正原因"),
+        required=False,
+        max_length=255,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("如：户口簿登记的出生日期与学籍不一致，依据户口簿更正"),
+    )
+
+    marked_required = frozenset({"reason"})
+    FIELDS = (
+        "name",
+        "former_name",
+        "name_pinyin",
+        "sex",
+        "birth_date",
+        "ethnicity",
+        "nationality",
+        "id_type",
+        "id_number",
+        "id_valid_until",
+        "hmt_code",
+        "birthplace_code",
+        "native_place_code",
+        "household_place_code",
+        "household_type",
+        "health",
+    )
+
+    def __init__(self, *args, stored: dict[str, str], masked_id: str, **kwargs) -> None:
+        super().__init__(*args, initial={**stored, "id_number": ""}, **kwargs)
+        self.stored = stored
+        _set_choices(self, "sex", [_BLANK, *Sex.choices])
+        for key, table, blank in (
+            ("ethnicity", CodeTable.ETHNICITY, _BLANK),
+            ("nationality", CodeTable.COUNTRY, _BLANK),
+            ("id_type", CodeTable.ID_TYPE, ("", _("（无证件）"))),
+            ("hmt_code", CodeTable.HMT, None),
+            ("household_type", CodeTable.HOUSEHOLD_TYPE, _BLANK),
+            ("health", CodeTable.HEALTH, None),
+        ):
+            _set_choices(self, key, code_choices(table, blank=blank))
+        if masked_id:
+            self.fields["id_number"].help_text = _("现为 %s；留空表示不更正") % masked_id
+
+    def changes(self) -> dict[str, str]:
+        """The fields whose submitted value differs from the stored one."""
+        data = self.cleaned_data
+        changed = {}
+        for key in self.FIELDS:
+            value = (data.get(key) or "").strip()
+            if key == "id_number":
+                if value:
+                    changed[key] = value
+            elif value != (self.stored.get(key) or ""):
+                changed[key] = value
+        return changed

@@ -193,3 +193,11 @@ class RevealIn(Schema):
 
 class RevealOut(Schema):
     value: str
+
+
+class CorrectIn(Schema):
+    """A correction of basic information: field → new value (registration's field names and
+    formats), and why."""
+
+    changes: dict[str, Any]
+    reason: str = ""

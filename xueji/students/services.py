@@ -7,7 +7,6 @@ guardians and non-basic data → audit, all in one transaction.
 """
 
 from dataclasses import asdict, dataclass, field
-from datetime import date
 from enum import StrEnum
 
 from django.db import IntegrityError, transaction
@@ -18,8 +17,9 @@ from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
 from xueji.audit.services import audit_record
 from xueji.divisions.refdata import known_area_codes
-from xueji.enrolment.models import StatusEvent, StatusRecord
+from xueji.enrolment.models import StatusRecord
 from xueji.enrolment.rules import ON_ROLL, REACTIVATABLE, EventKind, StatusState
+from xueji.enrolment.services import event_append, record_change
 from xueji.errors import Conflict, DomainError, FieldError, NotFound, ValidationFailed
 from xueji.schools.models import School
 from xueji.schools.permissions import access_school
@@ -281,12 +281,12 @@ def _create(*, actor, clean: CleanRegistration, confirmed_candidates) -> Student
             registered_at=now,
             updated_at=now,
         )
-        _event(
+        event_append(
             actor=actor,
             record=record,
             kind=EventKind.REGISTER,
             from_state="",
-            effective=clean.entry_date,
+            effective_date=clean.entry_date,
             now=now,
         )
         _write_family_and_non_basic(
@@ -322,33 +322,6 @@ def _write_family_and_non_basic(
     )
 
 
-def _event(
-    *,
-    actor,
-    record: StatusRecord,
-    kind: str,
-    from_state: str,
-    effective: date,
-    now,
-    reason: str = "",
-) -> StatusEvent:
-    return StatusEvent.objects.create(
-        record=record,
-        kind=kind,
-        occurred_at=now,
-        effective_date=effective,
-        actor_id=getattr(actor, "pk", None),
-        actor_username=getattr(actor, "username", "") or "",
-        from_state=from_state,
-        to_state=record.state,
-        school_id=record.school_id,
-        stage=record.stage,
-        grade=record.grade,
-        class_name=record.class_name,
-        reason=reason,
-    )
-
-
 def _reactivate(*, actor, student: Student, clean: CleanRegistration) -> Student:
     """Put a known student back on a school's roll on the same record (一人一籍)."""
     school = School.objects.get(code=clean.school_code)
@@ -358,35 +331,26 @@ def _reactivate(*, actor, student: Student, clean: CleanRegistration) -> Student
         if record.state not in REACTIVATABLE:
             raise _duplicate_conflict(student)
         from_state = record.state
-        record.school = school
-        record.area_code = school.area_code
-        record.province_code = school.province_code
-        record.stage = clean.stage
-        record.grade = clean.grade
-        record.class_name = clean.class_name
-        record.state = StatusState.ENROLLED
-        record.updated_at = now
-        record.save(
-            update_fields=[
-                "school",
-                "area_code",
-                "province_code",
-                "stage",
-                "grade",
-                "class_name",
-                "state",
-                "updated_at",
-            ]
-        )
-        _event(
+        record_change(
             actor=actor,
             record=record,
             kind=EventKind.REACTIVATE,
-            from_state=from_state,
-            effective=clock.today(),
-            now=now,
+            effective_date=clock.today(),
+            to_state=StatusState.ENROLLED,
             reason="返校恢复学籍",  # stored data: always Chinese
+            now=now,
+            school=school,
+            stage=clean.stage,
+            grade=clean.grade,
+            class_name=clean.class_name,
         )
+        # Back on a roll: a graduate's frozen basic data open again for correction.
+        Student.objects.filter(pk=student.pk, frozen=True).update(frozen=False)
+        if from_state == StatusState.DROPPED_OUT:
+            # Back at school: the dropout-control ledger's open case closes (复学).
+            from xueji.changes.ledger import on_reactivated
+
+            on_reactivated(actor=actor, student_id=student.pk, on=clock.today())
         audit_record(
             actor=actor,
             action="student.reactivate",
@@ -609,3 +573,272 @@ def student_reveal(*, actor, student_id: int, field: str, reason: str) -> str:
             detail={"field": str(target), "reason": reason[: identity.REVEAL_REASON_MAX]},
         )
     return value
+
+
+# ---------------------------------------------------------------- correcting basic information
+
+# The basic fields a correction may change, named as registration names them; the record's
+# in-school facts (school, grade, class) change only through status changes (xueji.changes).
+CORRECTABLE = (
+    "name",
+    "former_name",
+    "name_pinyin",
+    "sex",
+    "birth_date",
+    "birthplace_code",
+    "native_place_code",
+    "ethnicity",
+    "nationality",
+    "id_type",
+    "id_number",
+    "id_valid_until",
+    "hmt_code",
+    "household_place_code",
+    "household_type",
+    "health",
+)
+# Fields checked against each other at registration: a change of one re-checks the others
+# (the birth date and sex an ID number encodes; the ethnicity a Chinese national needs).
+_COUPLED = (
+    frozenset({"id_type", "id_number", "birth_date", "sex"}),
+    frozenset({"nationality", "ethnicity"}),
+    frozenset({"birth_date", "entry_date"}),
+)
+
+
+def _registration_view(student: Student, record: StatusRecord) -> dict:
+    """The student's stored basic data in the shape ``clean_registration`` reads."""
+
+    def iso(value) -> str:
+        return value.isoformat() if value else ""
+
+    return {
+        "school_code": record.school.code,
+        "name": student.name,
+        "former_name": student.former_name,
+        "name_pinyin": student.name_pinyin,
+        "sex": student.sex,
+        "birth_date": iso(student.birth_date),
+        "birthplace_code": student.birthplace_code,
+        "native_place_code": student.native_place_code,
+        "ethnicity": student.ethnicity,
+        "nationality": student.nationality,
+        "id_type": student.id_type,
+        "id_number": identity.read_id(student),
+        "id_valid_until": iso(student.id_valid_until),
+        "hmt_code": student.hmt_code,
+        "household_place_code": student.household_place_code,
+        "household_type": student.household_type,
+        "health": student.health,
+        "grade": record.grade,
+        "class_name": record.class_name,
+        "entry_date": record.entry_date.strftime("%Y-%m"),
+        "entry_mode": record.entry_mode,
+        "attendance": record.attendance,
+        "non_basic": {},
+    }
+
+
+def _shown(key: str, value) -> str:
+    """A value as history and audit keep it: ID numbers masked, dates in ISO."""
+    if value is None:
+        return ""
+    if key == "id_number":
+        return identity.mask_number(str(value))
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _correction_errors(
+    changes: dict, errors: list[FieldError], *, touched: set[str]
+) -> list[FieldError]:
+    """The registration errors a correction answers for: those of the fields it touches and
+    of the fields checked together with them (stored data it leaves alone is not judged)."""
+    relevant = set(touched)
+    for group in _COUPLED:
+        if group & touched:
+            relevant |= group
+    return [e for e in errors if e.field in relevant]
+
+
+def student_correct(*, actor, student_id: int, changes: dict, reason: str) -> Student:
+    """Correct a student's basic information (基础信息更正) with a reason.
+
+    ``changes`` maps fields of ``CORRECTABLE`` to new values, checked by the registration's
+    own validation (``clean_registration``), together with the fields checked against them.
+    Refused with ``student.frozen`` once the student has graduated (basic data are frozen)
+    and with ``student.cancelled`` for a cancelled record. The change is written to the
+    history as a ``correct`` event (``detail``: field → [old, new], ID numbers masked), to
+    the revisions of basic information, and to the audit trail, in one transaction. A new ID
+    number of a student whose number is a G number gives a new G number (the old one is
+    retired); a correction that would change the kind of number (G, J, L) is refused.
+    """
+    from xueji.enrolment.services import record_lock
+
+    from .models import BasicInfoRevision
+
+    require_permission(actor, Permission.STUDENT_REGISTER)
+    student = access_student(actor, student_id=student_id)
+    _refuse_unchangeable(student.record)
+    changes = dict(changes or {})
+    reason = (reason or "").strip()
+    errors = [
+        FieldError(key, "correct.not_basic", _("该项不是可更正的基础信息"))
+        for key in sorted(set(changes) - set(CORRECTABLE))
+    ]
+    if not reason:
+        errors.append(FieldError("reason", "reason.required", _("请填写更正原因")))
+    elif len(reason) > 255:
+        errors.append(FieldError("reason", "reason.too_long", _("更正原因不能超过 255 字")))
+    if errors:
+        raise ValidationFailed(errors, _("更正未通过校验，未保存。"))
+    now = clock.now()
+    with transaction.atomic():
+        record = record_lock(student_id=student.pk)
+        _refuse_unchangeable(record)
+        locked = Student.objects.select_for_update().get(pk=student.pk)
+        stored = _registration_view(locked, record)
+        data = {**stored, **{k: "" if v is None else v for k, v in changes.items()}}
+        if "name" in changes and "name_pinyin" not in changes:
+            data["name_pinyin"] = ""  # recomputed from the corrected name
+        clean, found = clean_registration(
+            data, book=CodeBook.load(), today=clock.today(), schema=[]
+        )
+        errors = _correction_errors(changes, found, touched=set(changes))
+        if errors:
+            raise ValidationFailed(errors, _("更正未通过校验，未保存。"))
+        if clean is None:
+            # Only stored data the correction neither touches nor depends on is wrong (an
+            # old import, say): it is left as it is, and blanked for this check alone.
+            clean, _ignored = clean_registration(
+                {**data, **{e.field: "" for e in found}},
+                book=CodeBook.load(),
+                today=clock.today(),
+                schema=[],
+            )
+        if clean is None:
+            raise ValidationFailed(found, _("该学生现有基础信息未通过校验，请先核对。"))
+        detail, fields = _apply_correction(locked, clean, stored=stored, touched=set(changes))
+        if not detail:
+            raise ValidationFailed(
+                [FieldError("changes", "correct.nothing", _("没有要更正的内容"))],
+                _("更正未通过校验，未保存。"),
+            )
+        if "id_number" in detail or "id_type" in detail:
+            _correct_number(locked, clean, detail=detail, fields=fields, now=now)
+        locked.updated_at = now
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=[*dict.fromkeys(fields), "updated_at"])
+        except IntegrityError:
+            # Another clerk registered this ID meanwhile: the unique index decided.
+            existing = duplicates.exact_match(clean.id_type, clean.id_number)
+            if existing is not None and existing.pk != locked.pk:
+                raise _duplicate_conflict(existing) from None
+            raise
+        record_change(
+            actor=actor,
+            record=record,
+            kind=EventKind.CORRECT,
+            effective_date=clock.today(),
+            reason=reason,
+            detail=detail,
+            now=now,
+        )
+        BasicInfoRevision.objects.create(
+            student=locked,
+            at=now,
+            actor_id=getattr(actor, "pk", None),
+            actor_username=getattr(actor, "username", "") or "",
+            reason=reason,
+            changes=detail,
+        )
+        audit_record(
+            actor=actor,
+            action="student.correct",
+            object_type="student",
+            object_id=locked.pk,
+            summary=f"更正基础信息 {len(detail)} 项",  # stored data: always Chinese
+            detail={"fields": sorted(detail), "changes": detail, "reason": reason},
+        )
+    return locked
+
+
+def _refuse_unchangeable(record: StatusRecord) -> None:
+    from xueji.enrolment.rules import is_frozen
+
+    if is_frozen(record):
+        raise Conflict("student.frozen", _("该学生已毕业，基础信息已冻结，不能更正。"))
+    if record.state == StatusState.CANCELLED:
+        raise Conflict("student.cancelled", _("该学生学籍已注销，不能更正基础信息。"))
+
+
+def _apply_correction(
+    student: Student, clean: CleanRegistration, *, stored: dict, touched: set[str]
+) -> tuple[dict, list[str]]:
+    """Set the touched fields that really change; (detail field → [old, new], model fields)."""
+    detail: dict[str, list[str]] = {}
+    fields: list[str] = []
+    for key in CORRECTABLE:
+        if key not in touched and not (key == "name_pinyin" and "name" in touched):
+            continue
+        if key in ("id_type", "id_number"):
+            continue  # together, below
+        new = getattr(clean, key)
+        old = getattr(student, key)
+        if new == old:
+            continue
+        detail[key] = [_shown(key, old), _shown(key, new)]
+        setattr(student, key, new)
+        fields.append(key)
+        if key == "name":
+            student.name_key = clean.name_key
+            fields.append("name_key")
+    if {"id_type", "id_number"} & touched:
+        old_type, old_number = student.id_type, stored["id_number"]
+        if (clean.id_type, clean.id_number) != (old_type, old_number):
+            if clean.id_type != old_type:
+                detail["id_type"] = [old_type, clean.id_type]
+            if clean.id_number != old_number:
+                detail["id_number"] = [
+                    _shown("id_number", old_number),
+                    _shown("id_number", clean.id_number),
+                ]
+            identity.write_id(student, clean.id_type, clean.id_number)
+            fields += ["id_type", "id_number", "id_key"]
+    return detail, fields
+
+
+def _correct_number(
+    student: Student, clean: CleanRegistration, *, detail: dict, fields: list[str], now
+) -> None:
+    """A corrected ID: refuse a duplicate, keep the kind of number, renew a G number."""
+    existing = duplicates.exact_match(clean.id_type, clean.id_number)
+    if existing is not None and existing.pk != student.pk:
+        raise _duplicate_conflict(existing)
+    kind = kind_for(id_type=clean.id_type, id_number=clean.id_number, nationality=clean.nationality)
+    if kind != student.number_kind:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "id_number",
+                    "correct.number_kind",
+                    _(
+                        "更正后学籍号类别将由 %(old)s 变为 %(new)s，不能通过信息更正办理；取得居民身份证的学生请办理学籍号升级。"
+                    )
+                    % {"old": student.number_kind, "new": kind},
+                )
+            ],
+            _("更正未通过校验，未保存。"),
+        )
+    if kind != NumberKind.G:
+        return
+    new_number = g_number(clean.id_number)
+    if new_number == student.number:
+        return
+    StudentNumber.objects.filter(number=student.number).update(
+        retired_at=now, reason="身份证件号更正"
+    )
+    StudentNumber.objects.create(number=new_number, student=student, kind=kind, issued_at=now)
+    detail["number"] = [_shown("id_number", student.number), _shown("id_number", new_number)]
+    student.number = new_number
+    fields.append("number")

@@ -9,4 +9,5 @@ urlpatterns = [
     path("register/check/", views.register_check, name="check"),
     path("<int:student_id>/", views.student_detail_view, name="detail"),
     path("<int:student_id>/reveal/", views.reveal, name="reveal"),
+    path("<int:student_id>/correct/", views.correct, name="correct"),
 ]

@@ -24,7 +24,7 @@ from xueji.accounts.rules import Permission
 from xueji.divisions.models import CodeTable
 from xueji.divisions.selectors import code_names, division_full_name
 from xueji.enrolment.models import Programme
-from xueji.enrolment.rules import EventKind, StatusState
+from xueji.enrolment.rules import EventKind, StatusState, is_frozen
 from xueji.errors import Conflict, DomainError, NotFound, ValidationFailed
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, SEPARATE_PREFIX, Stage
@@ -34,6 +34,7 @@ from xueji.web.views import HtmxHttpRequest, page
 from . import identity
 from .forms import (
     SCHOOL_SELECT_LIMIT,
+    CorrectionForm,
     RegistrationForm,
     StudentFilterForm,
     non_basic_fields_for,
@@ -42,7 +43,13 @@ from .models import NonBasicInfo, NumberKind, Sex
 from .permissions import access_student
 from .rules import IdType
 from .selectors import StudentFilters, student_detail, student_list
-from .services import RevealCode, student_check_registration, student_register, student_reveal
+from .services import (
+    RevealCode,
+    student_check_registration,
+    student_correct,
+    student_register,
+    student_reveal,
+)
 
 
 def _label(choices, value: str) -> str:
@@ -432,3 +439,65 @@ def reveal(request: HtmxHttpRequest, student_id: int) -> HttpResponse:
         return response
     context["student"] = access_student(request.user, student_id=student_id)
     return render(request, "students/reveal.html", {**context, "revealed": True})
+
+
+# ---------------------------------------------------------------- correcting basic information
+
+
+def _stored_basic(student) -> dict[str, str]:
+    """The stored basic fields as the correction form shows them (no ID number)."""
+    return {
+        "name": student.name,
+        "former_name": student.former_name,
+        "name_pinyin": student.name_pinyin,
+        "sex": student.sex,
+        "birth_date": student.birth_date.isoformat(),
+        "ethnicity": student.ethnicity,
+        "nationality": student.nationality,
+        "id_type": student.id_type,
+        "id_valid_until": student.id_valid_until.isoformat() if student.id_valid_until else "",
+        "hmt_code": student.hmt_code,
+        "birthplace_code": student.birthplace_code,
+        "native_place_code": student.native_place_code,
+        "household_place_code": student.household_place_code,
+        "household_type": student.household_type,
+        "health": student.health,
+    }
+
+
+@never_cache  # the form carries personal data
+@page
+def correct(request: HtmxHttpRequest, student_id: int) -> HttpResponse:
+    """Correct basic information with a reason (``student_correct``); after graduation the
+    page says the data are frozen and offers no form."""
+    require_permission(request.user, Permission.STUDENT_REGISTER)
+    student = access_student(request.user, student_id=student_id)
+    form = CorrectionForm(
+        request.POST if request.method == "POST" else None,
+        stored=_stored_basic(student),
+        masked_id=identity.masked_id(student),
+    )
+    context: dict[str, Any] = {
+        "student": student,
+        "form": form,
+        "frozen": is_frozen(student.record),
+        "cancelled": student.record.state == StatusState.CANCELLED,
+    }
+    if request.method == "POST" and form.is_valid():
+        try:
+            student_correct(
+                actor=request.user,
+                student_id=student.pk,
+                changes=form.changes(),
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationFailed as error:
+            form.add_field_errors(error.errors)
+            context["failed"] = error.message
+        except Conflict as conflict:
+            context["failed"] = conflict.message
+        else:
+            messages.success(request, _("已更正 %s 的基础信息。") % student.name)
+            return redirect("students:detail", student_id=student.pk)
+        return render(request, "students/correct.html", context, status=422)
+    return render(request, "students/correct.html", context)

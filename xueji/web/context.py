@@ -4,6 +4,8 @@ from django.http import HttpRequest
 
 from xueji.accounts.permissions import has_permission
 from xueji.accounts.rules import Permission
+from xueji.changes.selectors import queue_count
+from xueji.workdays.permissions import can_view_calendar
 
 
 def navigation(request: HttpRequest) -> dict:
@@ -21,6 +23,18 @@ def navigation(request: HttpRequest) -> dict:
         "accounts": has_permission(user, Permission.ACCOUNT_MANAGE),
         "security": has_permission(user, Permission.SECURITY_MANAGE),
     }
+    # Status changes (xueji/changes): the list, filing, and the unit's review queue.
+    can["changes"] = has_permission(user, Permission.CHANGE_VIEW)
+    can["change_file"] = has_permission(user, Permission.CHANGE_FILE)
+    can["change_queue"] = has_permission(user, Permission.CHANGE_HANDLE)
+    can["batches"] = has_permission(user, Permission.STATUS_BATCH)
+    can["dropouts"] = has_permission(user, Permission.DROPOUT_VIEW)
+    can["calendar"] = can_view_calendar(user)
+    # Semester confirmation (xueji/verification): campaigns, rolls and progress.
+    can["campaigns"] = has_permission(user, Permission.CAMPAIGN_VIEW)
+    # Anomalies (xueji/anomalies): the review queue; the quality figures for statisticians too.
+    can["anomalies"] = has_permission(user, Permission.ANOMALY_VIEW)
+    can["quality"] = can["anomalies"] or can["statistics"]
     # Clerks' workload: for staffing, shown to the system and security admins.
     can["workload"] = can["accounts"] or can["security"]
     # The import pages: students (clerks) or schools (accounts that maintain schools).
@@ -29,4 +43,5 @@ def navigation(request: HttpRequest) -> dict:
         "current_unit": unit,
         "is_school_account": unit is not None and unit.school_id is not None,
         "can": can,
+        "queue_count": queue_count(user) if can["change_queue"] else 0,
     }

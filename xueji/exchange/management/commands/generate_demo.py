@@ -9,6 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from xueji.exchange.demo_accounts import ensure_demo_accounts
+from xueji.exchange.demo_activity import ensure_demo_activity
 from xueji.exchange.synthetic import DemoPlan, generate
 from xueji.students.models import Student
 
@@ -70,6 +71,8 @@ class Command(BaseCommand):
         if options["no_accounts"]:
             return
         accounts = ensure_demo_accounts()
+        for line in ensure_demo_activity():
+            console.print(_("演示业务：%s") % line)
         table = Table(title=_("演示账号（各级）"))
         # User names and passwords are copied: never cut or wrapped; the rest may fold.
         for column, whole in (

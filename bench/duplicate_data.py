@@ -1,0 +1,443 @@
+"""A registry with planted duplicates for the duplicate benchmark.
+
+People are drawn like the demo generator's (``xueji.exchange.synthetic``): surnames at
+their census frequencies, given names of one or two characters, a few rare characters,
+resident IDs carrying the birthplace and birth date with a valid check character, 2 % of
+students without an ID (L numbers) or with a passport or permit, one guardian each.
+
+Then, for ``duplicate_share`` of the registry, the same person is registered a second
+time, as happens in practice — never with the same ID (the registry refuses a second
+record for one ID), so the second record has no ID (a temporary L number) or another
+document:
+
+- ``typo``: one character of the given name (one time in ten, the surname) mistyped;
+- ``homophone``: one character replaced by another with the same pinyin (张/章, 轩/宣);
+- ``swapped``: day and month of the birth date swapped (born on the 1st to 12th);
+- ``two_ids``: registered under a passport or a Hong Kong/Macau permit (another ID key),
+  three times in ten with the name written in capital pinyin as on the document;
+- ``temporary``: a temporary L number next to the formal G one.
+
+The second record keeps the guardian 80 % of the time (10 %: the other parent, 10 %: none),
+sits at a school of the same county 40 %, of the same province 35 %, elsewhere 25 %, and
+keeps the birthplace 95 % of the time.
+
+Hard negatives stand beside them: twins (``twin_share`` of people: same surname, birth
+date, guardian, birthplace and school, half of them sharing a given-name character) and
+brothers and sisters (``sibling_share``: same surname, guardian and birthplace). They are
+different people and must not be linked.
+
+ID numbers are generated but not stored: the registry rows carry their blind indexes
+(``id_key``), which is all the duplicate checks read; ``id_number`` stays empty.
+"""
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from pypinyin import Style, lazy_pinyin
+
+from xueji.exchange.synthetic import GIVEN, RARE, SURNAMES, _weighted_surnames
+from xueji.students.names import name_pinyin
+from xueji.students.rules import IdType, j_number, l_number, resident_id_check_char
+
+KINDS = ("typo", "homophone", "swapped", "two_ids", "temporary")
+# Characters that sound like a name character (extra to GIVEN and the surnames), so that
+# most characters have a homophone to be mistaken for.
+HOMOPHONE_POOL = (
+    "玮炜薇婕萱晗寒宣依仪艺奕逸毅溢宸辰琛尘程成诚承澄呈钰玉宇语雨禹羽予俞瑜渝昱煜育欣馨新心"
+    "鑫芯翊熠轶睿瑞锐蕊哲喆浙皓昊浩灏豪毫嘉佳家加琪祺淇棋琦奇静婧晶菁敬涵函韩梓子紫姿恩思"
+    "斯丝诗师施时轩璇瑄铭明鸣名茗彤桐童瞳一伊衣医依宁凝柠泽择则章汪柳黎伍阳许吕侣俊骏峻"
+    "君军钧娟鹃杰捷洁颖影莹盈英瑛婴樱鹰洋扬杨阳羊佑右又幼优悠攸尤曦希溪熙夕析兮博搏伯柏"
+)
+
+
+@dataclass(slots=True)
+class Person:
+    """One registry record, with the truth about who it is."""
+
+    id: int
+    person: int  # the same for a person's records
+    kind: str  # "" (first record), a duplicate kind, "twin" or "sibling"
+    name: str
+    sex: str
+    birth_date: date
+    birthplace_code: str
+    id_type: str
+    id_number: str
+    number_kind: str
+    number: str
+    school: int  # index into the plan's schools
+    guardian_number: str
+
+
+@dataclass
+class Plan:
+    records: int = 1_000_000
+    duplicate_share: float = 0.01
+    twin_share: float = 0.006
+    sibling_share: float = 0.05
+    seed: int = 20255
+
+
+@dataclass(frozen=True)
+class SchoolSlot:
+    area_code: str
+    province_code: str
+
+
+@dataclass
+class Registry:
+    people: list[Person]
+    schools: list[SchoolSlot]
+    # (smaller id, larger id) → duplicate kind, for every pair of records of one person.
+    planted: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        result: dict[str, int] = {}
+        for person in self.people:
+            result[person.kind or "first"] = result.get(person.kind or "first", 0) + 1
+        return result
+
+
+def _homophones() -> dict[str, list[str]]:
+    """Character → other characters read the same (toneless pinyin)."""
+    pool = set(GIVEN) | set(HOMOPHONE_POOL) | {s for s, _ in SURNAMES if len(s) == 1}
+    by_reading: dict[str, list[str]] = {}
+    for ch in sorted(pool):
+        by_reading.setdefault(lazy_pinyin(ch, style=Style.NORMAL)[0], []).append(ch)
+    return {ch: [o for o in group if o != ch] for group in by_reading.values() for ch in group}
+
+
+class Builder:
+    def __init__(self, plan: Plan, counties: list[str], *, first_id: int = 1) -> None:
+        if not counties:
+            raise ValueError("no counties to place schools in")
+        self.plan = plan
+        self.rng = random.Random(plan.seed)
+        self.surname = _weighted_surnames(self.rng)
+        self.counties = sorted(counties)
+        self.homophones = _homophones()
+        self.given_chars = [ch for ch in dict.fromkeys(GIVEN)]
+        self.next_id = first_id
+        self.next_person = 1
+        self.used_ids: set[str] = set()
+        self.used_numbers: set[str] = set()
+        school_count = max(len(self.counties), plan.records // 500)
+        self.schools = [
+            SchoolSlot(area_code=c, province_code=c[:2])
+            for c in (self.counties[i % len(self.counties)] for i in range(school_count))
+        ]
+        self.schools_by_county: dict[str, list[int]] = {}
+        for index, school in enumerate(self.schools):
+            self.schools_by_county.setdefault(school.area_code, []).append(index)
+        self.provinces: dict[str, list[str]] = {}
+        for county in self.counties:
+            self.provinces.setdefault(county[:2], []).append(county)
+        self.today = date(2026, 3, 1)
+
+    # -- one person -----------------------------------------------------------------------
+
+    def _given(self, length: int | None = None) -> str:
+        rng = self.rng
+        length = length or (1 if rng.random() < 0.25 else 2)
+        given = "".join(rng.choice(self.given_chars) for _ in range(length))
+        if rng.random() < 0.004:
+            given = given[:-1] + rng.choice(RARE)
+        return given
+
+    def _birth_date(self) -> date:
+        # School age: 6 to 18 on the reference day, spread evenly.
+        start = date(self.today.year - 19, 9, 1).toordinal()
+        return date.fromordinal(start + self.rng.randrange(13 * 365))
+
+    def _resident_id(self, area: str, born: date, sex: str) -> str:
+        while True:
+            seq = self.rng.randrange(0, 500) * 2 + (1 if sex == "1" else 0)
+            body = f"{area}{born:%Y%m%d}{seq:03d}"
+            number = body + resident_id_check_char(body)
+            if number not in self.used_ids:
+                self.used_ids.add(number)
+                return number
+
+    def _other_document(self) -> tuple[str, str]:
+        rng = self.rng
+        while True:
+            if rng.random() < 0.5:
+                id_type, number = IdType.PASSPORT, f"E{rng.randrange(10**7, 10**8)}"
+            else:
+                id_type, number = IdType.HKMO_PERMIT, f"H{rng.randrange(10**7, 10**8)}"
+            if number not in self.used_ids:
+                self.used_ids.add(number)
+                return str(id_type), number
+
+    def _number(self, kind: str, school: int, born: date, id_number: str) -> str:
+        area = self.schools[school].area_code
+        if kind == "G":
+            return "G" + id_number
+        seq = 1
+        while True:
+            if kind == "J":
+                number = j_number(area, born, seq)
+                seq += 1
+            else:
+                number = l_number(area, born, f"{self.rng.randrange(10000):04d}")
+            if number not in self.used_numbers:
+                self.used_numbers.add(number)
+                return number
+
+    def _school_in(self, county: str) -> int:
+        return self.rng.choice(self.schools_by_county[county])
+
+    def _record(
+        self,
+        *,
+        person: int,
+        kind: str,
+        name: str,
+        sex: str,
+        born: date,
+        birthplace: str,
+        school: int,
+        guardian: str,
+        document: str,
+    ) -> Person:
+        """``document``: "G" (resident ID), "J" (passport or permit), "L" (none yet)."""
+        id_type, id_number = "", ""
+        if document == "G":
+            id_type, id_number = str(IdType.RESIDENT_ID), self._resident_id(birthplace, born, sex)
+        elif document == "J":
+            id_type, id_number = self._other_document()
+        record = Person(
+            id=self.next_id,
+            person=person,
+            kind=kind,
+            name=name,
+            sex=sex,
+            birth_date=born,
+            birthplace_code=birthplace,
+            id_type=id_type,
+            id_number=id_number,
+            number_kind=document,
+            number=self._number(document, school, born, id_number),
+            school=school,
+            guardian_number=guardian,
+        )
+        self.next_id += 1
+        return record
+
+    def first_record(self) -> Person:
+        rng = self.rng
+        sex = "1" if rng.random() < 0.52 else "2"
+        born = self._birth_date()
+        school = rng.randrange(len(self.schools))
+        home = self.schools[school].area_code
+        birthplace = home if rng.random() < 0.85 else rng.choice(self.counties)
+        roll = rng.random()
+        document = "G" if roll >= 0.02 else ("L" if roll < 0.012 else "J")
+        father_born = date(
+            born.year - rng.randrange(24, 40), rng.randrange(1, 13), rng.randrange(1, 28)
+        )
+        guardian = self._resident_id(birthplace, father_born, "1")
+        person = self.next_person
+        self.next_person += 1
+        return self._record(
+            person=person,
+            kind="",
+            name=self.surname() + self._given(),
+            sex=sex,
+            born=born,
+            birthplace=birthplace,
+            school=school,
+            guardian=guardian,
+            document=document,
+        )
+
+    # -- relatives and duplicates ----------------------------------------------------------
+
+    def twin(self, of: Person) -> Person:
+        rng = self.rng
+        surname, given = _split(of.name)
+        twin_given = self._given(len(given) if given else None)
+        if len(given) == 2 and rng.random() < 0.5:
+            # 子轩 and 子涵: one character shared, in the same place.
+            keep = rng.randrange(2)
+            twin_given = "".join(given[i] if i == keep else twin_given[i] for i in range(2))
+        if twin_given == given:
+            twin_given = given[:-1] + rng.choice([c for c in self.given_chars if c != given[-1]])
+        self.next_person += 1
+        return self._record(
+            person=self.next_person - 1,
+            kind="twin",
+            name=surname + twin_given,
+            sex="1" if rng.random() < 0.5 else "2",
+            born=of.birth_date,
+            birthplace=of.birthplace_code,
+            school=of.school,
+            guardian=of.guardian_number,
+            document=of.number_kind if of.number_kind != "J" else "G",
+        )
+
+    def sibling(self, of: Person) -> Person:
+        rng = self.rng
+        surname, _ = _split(of.name)
+        gap = rng.choice([-1, 1]) * rng.randrange(400, 6 * 365)
+        born = of.birth_date + timedelta(days=gap)
+        county = self.schools[of.school].area_code
+        self.next_person += 1
+        return self._record(
+            person=self.next_person - 1,
+            kind="sibling",
+            name=surname + self._given(),
+            sex="1" if rng.random() < 0.52 else "2",
+            born=born,
+            birthplace=of.birthplace_code,
+            school=self._school_in(county),
+            guardian=of.guardian_number,
+            document="G" if rng.random() >= 0.02 else "L",
+        )
+
+    def duplicate(self, of: Person, kind: str) -> Person | None:
+        """The same person registered again, or ``None`` when ``of`` cannot carry ``kind``."""
+        rng = self.rng
+        name, born = of.name, of.birth_date
+        surname, given = _split(name)
+        if kind == "typo":
+            if not given or rng.random() < 0.1:
+                replacement = self.surname()
+                if replacement == surname or len(replacement) != len(surname):
+                    return None
+                name = replacement + given
+            else:
+                position = rng.randrange(len(given))
+                options = [
+                    c
+                    for c in self.given_chars
+                    if c != given[position] and c not in self.homophones.get(given[position], [])
+                ]
+                name = surname + given[:position] + rng.choice(options) + given[position + 1 :]
+        elif kind == "homophone":
+            positions = [i for i, ch in enumerate(name) if self.homophones.get(ch)]
+            if not positions:
+                return None
+            position = rng.choice(positions)
+            name = (
+                name[:position] + rng.choice(self.homophones[name[position]]) + name[position + 1 :]
+            )
+        elif kind == "swapped":
+            if born.day > 12 or born.day == born.month:
+                return None
+            born = date(born.year, born.day, born.month)
+        if of.number_kind != "G":
+            return None
+        if kind == "two_ids":
+            document = "J"
+            if rng.random() < 0.3:
+                name = name_pinyin(name).upper()
+        elif kind == "temporary":
+            document = "L"
+        else:
+            document = "L" if rng.random() < 0.7 else "J"
+        roll = rng.random()
+        guardian = of.guardian_number
+        if roll >= 0.9:
+            guardian = ""
+        elif roll >= 0.8:
+            mother_born = date(
+                born.year - rng.randrange(22, 38), rng.randrange(1, 13), rng.randrange(1, 28)
+            )
+            guardian = self._resident_id(of.birthplace_code, mother_born, "2")
+        county = self.schools[of.school].area_code
+        roll = rng.random()
+        if roll < 0.4:
+            school = self._school_in(county)
+        elif roll < 0.75 and len(self.provinces[county[:2]]) > 1:
+            school = self._school_in(
+                rng.choice([c for c in self.provinces[county[:2]] if c != county])
+            )
+        else:
+            school = rng.randrange(len(self.schools))
+        return self._record(
+            person=of.person,
+            kind=kind,
+            name=name,
+            sex=of.sex if rng.random() >= 0.01 else ("2" if of.sex == "1" else "1"),
+            born=born,
+            birthplace=of.birthplace_code if rng.random() >= 0.05 else "",
+            school=school,
+            guardian=guardian,
+            document=document,
+        )
+
+
+def _split(name: str) -> tuple[str, str]:
+    from xueji.anomalies.names import split_name
+
+    return split_name(name)
+
+
+def build(
+    plan: Plan,
+    counties: list[str],
+    *,
+    first_id: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> Registry:
+    """``plan.records`` records: first records, then duplicates, twins and siblings of
+    some of them, shuffled so that a duplicate is not always the later id."""
+    builder = Builder(plan, counties, first_id=first_id)
+    rng = builder.rng
+    duplicates = round(plan.records * plan.duplicate_share)
+    twins = round(plan.records * plan.twin_share)
+    siblings = round(plan.records * plan.sibling_share)
+    firsts = plan.records - duplicates - twins - siblings
+    people = [builder.first_record() for _ in range(firsts)]
+    if progress:
+        progress(len(people))
+    extra: list[Person] = []
+    planted: dict[tuple[int, int], str] = {}
+    candidates = _cycle(rng, people)
+    made = 0
+    while made < duplicates:
+        kind = KINDS[made % len(KINDS)]
+        of = next(candidates)
+        record = builder.duplicate(of, kind)
+        if record is None:
+            continue
+        extra.append(record)
+        made += 1
+    for _ in range(twins):
+        of = next(candidates)
+        extra.append(builder.twin(of))
+    for _ in range(siblings):
+        of = next(candidates)
+        extra.append(builder.sibling(of))
+    everyone = people + extra
+    # New ids in a random order, so that neither side of a pair is always the lower id.
+    ids = [p.id for p in everyone]
+    rng.shuffle(ids)
+    for person, new_id in zip(everyone, ids, strict=True):
+        person.id = new_id
+    everyone.sort(key=lambda p: p.id)
+    by_person: dict[int, list[Person]] = {}
+    for person in everyone:
+        by_person.setdefault(person.person, []).append(person)
+    for records in by_person.values():
+        if len(records) < 2:
+            continue
+        kind = next(r.kind for r in records if r.kind)
+        for i, left in enumerate(records):
+            for right in records[i + 1 :]:
+                planted[(min(left.id, right.id), max(left.id, right.id))] = kind
+    if progress:
+        progress(len(everyone))
+    return Registry(people=everyone, schools=builder.schools, planted=planted)
+
+
+def _cycle(rng: random.Random, people: list[Person]) -> Iterator[Person]:
+    """People in a random order, each used once for a duplicate, twin or sibling."""
+    order = list(range(len(people)))
+    rng.shuffle(order)
+    for index in order:
+        yield people[index]
+    raise RuntimeError("not enough people to plant duplicates in")

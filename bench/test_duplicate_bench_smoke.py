@@ -1,0 +1,84 @@
+"""The duplicate benchmark runs end to end on a small registry: figures, never timings."""
+
+import pytest
+
+from bench import duplicate_bench
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+def test_duplicate_benchmark_links_the_planted_pairs_and_reports_figures():
+    """Every record is read and linked; precision and recall are computed for each path."""
+    # given
+    sizes = duplicate_bench.Sizes(rows=3000, online_sample=40, spark=False)
+
+    # when
+    result = duplicate_bench.measure(sizes, log=_quiet)
+
+    # then
+    assert result["records"] == 3000
+    assert result["planted_pairs"] == 30
+    duckdb = result["duckdb"]
+    assert duckdb["records"] == 3000
+    assert duckdb["planted"] == 30
+    assert duckdb["true_positives"] + duckdb["false_positives"] == duckdb["found"]
+    assert duckdb["recall"] >= 0.8
+    assert set(duckdb["recall_by_kind"]) == {"typo", "homophone", "swapped", "two_ids", "temporary"}
+    online = result["online"]
+    assert online["samples"]["planted"]["checked"] == 30
+    assert online["samples"]["other"]["checked"] == 40
+    assert 0 < online["recall"] <= 1
+    assert result["spark"] is None
+
+
+def test_docs_section_is_replaced_and_other_sections_stay(tmp_path):
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\n## Import benchmark\n\nits figures\n", encoding="utf-8")
+    linked = {
+        "records": 1000,
+        "precision": 0.995,
+        "recall": 0.991,
+        "seconds": 10.0,
+        "extract_seconds": 2.0,
+        "recall_by_kind": {"typo": 0.98},
+        "false_positive_kinds": {"twins": 1},
+    }
+    entry = {
+        "records": 1000,
+        "planted_pairs": 10,
+        "run_at": "2026-01-01T10:00:00+08:00",
+        "command": "python -m bench.duplicate_bench --rows 1000",
+        "machine": {"cpu": "cpu", "cores": 2, "memory": "1 GB", "os": "Linux", "python": "3"},
+        "threshold": 0.99,
+        "generate_seconds": 1.0,
+        "load_seconds": 1.0,
+        "load_average": [1.0, 1.0],
+        "online": {
+            "precision": 0.5,
+            "recall": 0.6,
+            "ms_per_check": 2.0,
+            "whole_registry_seconds": 2.0,
+            "samples": {"planted": {"checked": 10}, "other": {"checked": 10}},
+        },
+        "duckdb": linked,
+        "spark": {
+            **linked,
+            "same_pairs_as_duckdb": True,
+            "pairs_differing_from_duckdb": 0,
+            "duckdb_seconds_same_rows": 1.0,
+        },
+    }
+
+    duplicate_bench.update_docs([entry], path=docs)
+    duplicate_bench.update_docs([{**entry, "records": 2000}], path=docs)
+
+    text = docs.read_text(encoding="utf-8")
+    assert text.count(duplicate_bench.SECTION_START) == 1
+    assert "## Import benchmark\n\nits figures" in text
+    assert len(duplicate_bench.read_entries(text)) == 2
+    assert "same pairs as DuckDB" in text
+    assert "targets met" in text

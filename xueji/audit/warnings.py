@@ -1,0 +1,222 @@
+"""Early warnings (预警): raising, resolving and reading them.
+
+Any part of the system that watches a deadline (transfer steps, death cancellations, the
+working-day calendar) calls ``warning_raise`` from its daily sweep and ``warning_resolve``
+once the subject is dealt with. Raising is idempotent, so a sweep may run any number of
+times a day; every newly raised warning is audited.
+"""
+
+from datetime import date, datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
+
+from xueji import clock
+from xueji.accounts.models import Unit, UnitKind
+from xueji.accounts.scope import scope_for
+
+from .models import EarlyWarning, WarningRole
+from .services import audit_record
+
+# ---------------------------------------------------------------- services
+
+
+def _raise_one(
+    *,
+    kind: str,
+    unit: Unit,
+    role: str,
+    subject_type: str,
+    subject_id: str,
+    message: str,
+    due_date: date | None,
+    detail: dict,
+    now: datetime,
+) -> tuple[EarlyWarning, bool]:
+    """The open warning for this unit, touched or newly created; ``True`` when new."""
+    key = {"kind": kind, "subject_type": subject_type, "subject_id": subject_id, "unit": unit}
+    existing = EarlyWarning.objects.filter(resolved_at__isnull=True, **key).first()
+    if existing is None:
+        try:
+            # A savepoint: a concurrent sweep that inserted first trips the partial unique
+            # constraint, and this transaction carries on with the row it created.
+            with transaction.atomic():
+                created = EarlyWarning.objects.create(
+                    **key,
+                    role=role,
+                    message=message[:255],
+                    detail=detail,
+                    due_date=due_date,
+                    raised_at=now,
+                    last_seen_at=now,
+                )
+            return created, True
+        except IntegrityError:
+            existing = EarlyWarning.objects.get(resolved_at__isnull=True, **key)
+    existing.last_seen_at = now
+    existing.message = message[:255]
+    existing.due_date = due_date
+    existing.detail = detail
+    existing.save(update_fields=["last_seen_at", "message", "due_date", "detail"])
+    return existing, False
+
+
+def warning_raise(
+    *,
+    kind: str,
+    unit: Unit,
+    subject_type: str,
+    subject_id: str | int,
+    message: str,
+    due_date: date | None = None,
+    detail: dict | None = None,
+    escalate: bool = True,
+    now: datetime | None = None,
+) -> list[EarlyWarning]:
+    """Raise (or keep up) a warning for ``unit`` and, when ``escalate``, its parent unit.
+
+    Idempotent: an open warning of the same kind and subject for a unit is touched
+    (``last_seen_at``, and the message and due date brought up to date), never duplicated.
+    Each newly created warning writes an audit event. Returns the party's warning first,
+    then the one of the level above (when there is one).
+    """
+    now = now or clock.now()
+    subject = str(subject_id)
+    targets: list[tuple[Unit, str]] = [(unit, WarningRole.PARTY)]
+    if escalate and unit.parent_id is not None:
+        parent = unit.parent
+        assert parent is not None
+        targets.append((parent, WarningRole.ABOVE))
+    raised = []
+    with transaction.atomic():
+        for target, role in targets:
+            warning, created = _raise_one(
+                kind=kind,
+                unit=target,
+                role=role,
+                subject_type=subject_type,
+                subject_id=subject,
+                message=message,
+                due_date=due_date,
+                detail=detail or {},
+                now=now,
+            )
+            if created:
+                audit_record(
+                    actor=None,
+                    action="warning.raise",
+                    object_type="audit.warning",
+                    object_id=warning.pk,
+                    summary=f"预警：{message}",  # stored data: always Chinese
+                    detail={
+                        "kind": kind,
+                        "unit_id": target.pk,
+                        "role": role,
+                        "subject_type": subject_type,
+                        "subject_id": subject,
+                        "due_date": due_date.isoformat() if due_date else None,
+                    },
+                )
+            raised.append(warning)
+    return raised
+
+
+def warning_resolve(
+    *,
+    subject_type: str,
+    subject_id: str | int,
+    kind: str | None = None,
+    reason: str = "",
+    actor: Any = None,
+    now: datetime | None = None,
+) -> int:
+    """Resolve every open warning of the subject (the party's and the level above's);
+    ``kind`` narrows it to one kind. Returns how many were resolved (0: nothing open)."""
+    now = now or clock.now()
+    subject = str(subject_id)
+    with transaction.atomic():
+        open_rows = EarlyWarning.objects.filter(
+            subject_type=subject_type, subject_id=subject, resolved_at__isnull=True
+        )
+        if kind is not None:
+            open_rows = open_rows.filter(kind=kind)
+        count = open_rows.update(
+            resolved_at=now,
+            resolved_by_username=(getattr(actor, "username", "") or "")[:150],
+            resolved_reason=reason[:255],
+        )
+        if count:
+            audit_record(
+                actor=actor,
+                action="warning.resolve",
+                object_type=subject_type,
+                object_id=subject,
+                summary=f"解除预警 {count} 条",  # stored data: always Chinese
+                detail={"kind": kind, "count": count, "reason": reason[:255]},
+            )
+    return count
+
+
+# ---------------------------------------------------------------- selectors
+
+URGENT_FIRST = (F("due_date").asc(nulls_last=True), F("raised_at").desc(), F("pk").desc())
+RECENT_FIRST = (F("resolved_at").desc(nulls_last=True), F("pk").desc())
+
+
+def _ordered(qs: QuerySet[EarlyWarning], *, open_only: bool, resolved_only: bool):
+    if resolved_only:
+        return qs.filter(resolved_at__isnull=False).order_by(*RECENT_FIRST)
+    if open_only:
+        return qs.filter(resolved_at__isnull=True).order_by(*URGENT_FIRST)
+    return qs.order_by(F("resolved_at").desc(nulls_first=True), *URGENT_FIRST)
+
+
+def warnings_for(
+    user, *, open_only: bool = True, resolved_only: bool = False
+) -> QuerySet[EarlyWarning]:
+    """Warnings addressed to the user's own unit (as the party or the level above).
+
+    Open ones most urgent first (earliest due date, then newest); ``resolved_only`` gives
+    the resolved ones, latest first; ``open_only=False`` gives both, open first.
+    """
+    unit_id = getattr(user, "unit_id", None) if getattr(user, "is_authenticated", False) else None
+    if unit_id is None or not user.is_active:
+        return EarlyWarning.objects.none()
+    qs = EarlyWarning.objects.filter(unit_id=unit_id).select_related("unit")
+    return _ordered(qs, open_only=open_only, resolved_only=resolved_only)
+
+
+def warnings_in_scope(
+    user, *, open_only: bool = True, resolved_only: bool = False
+) -> QuerySet[EarlyWarning]:
+    """The authority overview (辖区预警): warnings of every unit in the user's subtree,
+    each problem once, at the unit that must act (role ``party``).
+
+    The subtree is the scope: units whose area prefix extends the user's (a school unit
+    carries its county's code), everything for the nation, only itself for a school.
+    """
+    scope = scope_for(user)
+    qs = EarlyWarning.objects.filter(
+        scope.q(area_field="unit__area_prefix", school_field="unit__school_id"),
+        role=WarningRole.PARTY,
+    ).select_related("unit")
+    return _ordered(qs, open_only=open_only, resolved_only=resolved_only)
+
+
+def warning_count(user) -> int:
+    """Open warnings addressed to the user's unit (the menu badge)."""
+    return warnings_for(user).order_by().count()
+
+
+def sees_area_warnings(user) -> bool:
+    """Whether the 辖区预警 tab applies: authorities, not schools."""
+    unit = getattr(user, "unit", None)
+    return unit is not None and unit.kind != UnitKind.SCHOOL
+
+
+def days_overdue(due_date: date | None, today: date) -> int:
+    """Calendar days past the due date (0 when not yet due or without a date)."""
+    if due_date is None or today <= due_date:
+        return 0
+    return (today - due_date).days

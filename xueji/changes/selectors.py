@@ -1,0 +1,94 @@
+"""Scoped reads of change requests: lists, one request with its steps, the review queue."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Exists, F, OuterRef, QuerySet
+
+from xueji import clock
+from xueji.accounts.permissions import require_permission
+from xueji.accounts.rules import Permission
+
+from .models import ApprovalStep, ChangeRequest, Material
+from .rules import RequestState, StepState
+from .services import access_request, may_handle, requests_visible_q
+
+
+def request_list(
+    actor,
+    *,
+    state: str = "",
+    change_type: str = "",
+    q: str = "",
+    school_id: int | None = None,
+) -> QuerySet[ChangeRequest]:
+    """Requests visible to the actor, newest first; filters by state, type, student."""
+    require_permission(actor, Permission.CHANGE_VIEW)
+    visible = ChangeRequest.objects.filter(requests_visible_q(actor)).values("pk")
+    qs = ChangeRequest.objects.filter(pk__in=visible).select_related(
+        "student", "school", "target_school"
+    )
+    if state:
+        qs = qs.filter(state=state)
+    if change_type:
+        qs = qs.filter(change_type=change_type)
+    if school_id:
+        qs = qs.filter(school_id=school_id) | qs.filter(target_school_id=school_id)
+    term = q.strip()
+    if term:
+        qs = qs.filter(student__number=term.upper()) | qs.filter(student__name__contains=term)
+    return qs.order_by("-filed_at", "-pk")
+
+
+@dataclass
+class RequestDetail:
+    request: ChangeRequest
+    steps: list[ApprovalStep]
+    materials: list[Material]
+    handleable: ApprovalStep | None  # the pending step the actor may handle now
+
+
+def request_detail(actor, *, request_id: int) -> RequestDetail:
+    request = access_request(actor, request_id)
+    steps = list(request.steps.select_related("unit").order_by("seq"))
+    handleable = next((s for s in steps if may_handle(actor, s)), None)
+    return RequestDetail(
+        request=request,
+        steps=steps,
+        materials=list(request.materials.all()),
+        handleable=handleable,
+    )
+
+
+def review_queue(actor, *, today: date | None = None) -> QuerySet[ApprovalStep]:
+    """The steps waiting for the actor's own unit, most urgent first: missing calendars and
+    overdue steps at the top, then by deadline."""
+    require_permission(actor, Permission.CHANGE_HANDLE)
+    return (
+        ApprovalStep.objects.filter(
+            unit_id=actor.unit_id,
+            state=StepState.PENDING,
+            request__state=RequestState.OPEN,
+        )
+        .select_related("request", "request__student", "request__school", "request__target_school")
+        .order_by("-calendar_missing", F("due_date").asc(nulls_first=True), "request__filed_at")
+    )
+
+
+def queue_count(actor) -> int:
+    if not getattr(actor, "unit_id", None):
+        return 0
+    return ApprovalStep.objects.filter(unit_id=actor.unit_id, state=StepState.PENDING).count()
+
+
+def steps_overdue(*, today: date | None = None) -> QuerySet[ApprovalStep]:
+    today = today or clock.today()
+    return ApprovalStep.objects.filter(state=StepState.PENDING, due_date__lt=today)
+
+
+def open_request_of(student_id: int) -> ChangeRequest | None:
+    return ChangeRequest.objects.filter(student_id=student_id, state=RequestState.OPEN).first()
+
+
+def has_open_request() -> Exists:
+    return Exists(ChangeRequest.objects.filter(student_id=OuterRef("pk"), state=RequestState.OPEN))

@@ -1,0 +1,116 @@
+"""Demo activity on top of the synthetic registry, so every demo account meets real work:
+transfers into the demo school waiting at the county, a suspension, and a semester
+confirmation campaign. Everything goes through the same services as the pages."""
+
+from datetime import timedelta
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Q
+
+from xueji import clock
+from xueji.accounts.models import User
+from xueji.changes.models import ChangeRequest
+from xueji.changes.rules import ChangeType, semester_of
+from xueji.changes.services import change_file, rule_in_force, transfer_file
+from xueji.enrolment.models import StatusRecord
+from xueji.enrolment.rules import StatusState
+from xueji.errors import DomainError
+from xueji.schools.rules import grade_allowed
+from xueji.verification.models import Campaign
+from xueji.verification.services import campaign_open
+
+# Grades never blocked by the default transfer rule (not an entry or a graduating grade).
+_MIDDLE_GRADES = ("12", "13", "14", "15", "22", "32")
+
+
+def ensure_demo_activity() -> list[str]:
+    """Create the demo activity once; returns what was created (for the console)."""
+    school_user = User.objects.select_related("unit__school").filter(username="demo-school").first()
+    province_user = User.objects.filter(username="demo-province").first()
+    if school_user is None or school_user.unit.school is None:
+        return []
+    created: list[str] = []
+    if not ChangeRequest.objects.exists():
+        created += _transfers_and_changes(school_user)
+    if province_user is not None and not Campaign.objects.exists():
+        created += _campaign(province_user)
+    return created
+
+
+def _materials(change_type: str, province_code: str) -> list[tuple[str, SimpleUploadedFile]]:
+    """A one-page placeholder PDF for each material the rule in force asks for."""
+    rule = rule_in_force(change_type, province_code=province_code, at=clock.now()).rule
+    body = b"%PDF-1.4\n% xueji demo material\n%%EOF\n"
+    return [
+        (kind, SimpleUploadedFile(f"{kind}.pdf", body, "application/pdf"))
+        for kind in rule.materials
+    ]
+
+
+def _transfers_and_changes(school_user: User) -> list[str]:
+    school = school_user.unit.school
+    assert school is not None
+    done = []
+    # Students elsewhere, in the same province and in another one, in a grade the demo
+    # school teaches: the demo school receives them.
+    sources = (
+        StatusRecord.objects.filter(state=StatusState.ENROLLED, grade__in=_MIDDLE_GRADES)
+        .exclude(school=school)
+        .select_related("student")
+    )
+    picked = []
+    for scope in (Q(province_code=school.province_code), ~Q(province_code=school.province_code)):
+        for record in sources.filter(scope).order_by("pk")[:20]:
+            if grade_allowed(school.school_type, record.grade):
+                picked.append(record)
+                break
+    for record in picked:
+        try:
+            transfer_file(
+                actor=school_user,
+                student_number=record.student.number,
+                student_name=record.student.name,
+                reason="随父母工作调动迁居",  # stored data: always Chinese
+                payload={"class_name": "1班"},
+                uploads=_materials(ChangeType.TRANSFER, school.province_code),
+            )
+            done.append(f"转学申请：{record.student.number}")
+        except DomainError:
+            continue  # the rule in force asks for materials, or a blocked period: skip
+    own = (
+        StatusRecord.objects.filter(school=school, state=StatusState.ENROLLED)
+        .order_by("pk")
+        .first()
+    )
+    if own is not None:
+        try:
+            change_file(
+                actor=school_user,
+                student_id=own.pk,
+                change_type=ChangeType.HOME_TAUGHT,
+                effective_date=clock.today(),
+                reason="因病长期居家，申请送教上门",  # stored data
+                payload={"home_taught": True},
+                uploads=_materials(ChangeType.HOME_TAUGHT, school.province_code),
+            )
+            done.append(f"送教上门申请：{own.pk}")
+        except DomainError:
+            pass  # the rule in force asks for materials the demo cannot invent
+    return done
+
+
+def _campaign(province_user: User) -> list[str]:
+    today = clock.today()
+    year, semester = semester_of(today)
+    try:
+        campaign_open(
+            actor=province_user,
+            province_code=province_user.unit.division_code[:2],
+            school_year=year,
+            semester=semester,
+            deadline=today + timedelta(days=21),
+            title="本学期学籍核准（演示）",  # stored data
+        )
+    except DomainError:
+        return []
+    return ["学期核准活动"]

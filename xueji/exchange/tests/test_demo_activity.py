@@ -1,0 +1,43 @@
+"""The demo's activity: every demo account meets real work, created through the services."""
+
+from datetime import datetime
+
+import pytest
+
+from xueji.changes.models import ApprovalStep, ChangeRequest
+from xueji.changes.rules import ChangeType, RequestState, StepState
+from xueji.exchange.demo_accounts import ensure_demo_accounts
+from xueji.exchange.demo_activity import ensure_demo_activity
+from xueji.exchange.synthetic import DemoPlan, generate
+from xueji.verification.models import Campaign
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_activity_gives_the_county_a_queue_and_opens_a_campaign(settings, monkeypatch):
+    # given a small synthetic registry and the demo accounts, on a day no rule blocks
+    monkeypatch.setattr(
+        "xueji.clock.now",
+        lambda: datetime.fromisoformat("2026-11-10T10:00:00+08:00"),
+    )
+    monkeypatch.setattr("xueji.clock.today", lambda: datetime(2026, 11, 10).date())
+    generate(plan=DemoPlan(students=600, schools=12))
+    accounts = {a.username: a for a in ensure_demo_accounts()}
+    assert "demo-county" in accounts
+
+    # when
+    created = ensure_demo_activity()
+
+    # then: transfers into the demo school wait at its county, filed with their materials
+    transfers = ChangeRequest.objects.filter(change_type=ChangeType.TRANSFER)
+    assert transfers.exists()
+    for request in transfers:
+        assert request.state == RequestState.OPEN
+        assert request.materials.exists()
+        pending = ApprovalStep.objects.get(request=request, state=StepState.PENDING)
+        assert pending.unit.kind == "county"
+    assert Campaign.objects.count() == 1
+    assert created
+    # Running the demo again adds nothing.
+    assert ensure_demo_activity() == []
+    assert ChangeRequest.objects.count() == len([c for c in created if "申请" in c])
