@@ -4,7 +4,7 @@ confirmation campaign. Everything goes through the same services as the pages.""
 
 from datetime import timedelta
 
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db.models import Q
 
 from xueji import clock
@@ -27,7 +27,7 @@ def ensure_demo_activity() -> list[str]:
     """Create the demo activity once; returns what was created (for the console)."""
     school_user = User.objects.select_related("unit__school").filter(username="demo-school").first()
     province_user = User.objects.filter(username="demo-province").first()
-    if school_user is None or school_user.unit.school is None:
+    if school_user is None or school_user.unit is None or school_user.unit.school is None:
         return []
     created: list[str] = []
     if not ChangeRequest.objects.exists():
@@ -37,19 +37,20 @@ def ensure_demo_activity() -> list[str]:
     return created
 
 
-def _materials(change_type: str, province_code: str) -> list[tuple[str, SimpleUploadedFile]]:
+def _materials(change_type: str, province_code: str) -> list[tuple[str, UploadedFile]]:
     """A one-page placeholder PDF for each material the rule in force asks for."""
     rule = rule_in_force(change_type, province_code=province_code, at=clock.now()).rule
     body = b"%PDF-1.4\n% xueji demo material\n%%EOF\n"
-    return [
+    files: list[tuple[str, UploadedFile]] = [
         (kind, SimpleUploadedFile(f"{kind}.pdf", body, "application/pdf"))
         for kind in rule.materials
     ]
+    return files
 
 
 def _transfers_and_changes(school_user: User) -> list[str]:
+    assert school_user.unit is not None and school_user.unit.school is not None
     school = school_user.unit.school
-    assert school is not None
     done = []
     # Students elsewhere, in the same province and in another one, in a grade the demo
     # school teaches: the demo school receives them.
@@ -100,6 +101,8 @@ def _transfers_and_changes(school_user: User) -> list[str]:
 
 
 def _campaign(province_user: User) -> list[str]:
+    if province_user.unit is None:
+        return []
     today = clock.today()
     year, semester = semester_of(today)
     try:
