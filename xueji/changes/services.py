@@ -25,6 +25,7 @@ from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
 from xueji.accounts.scope import scope_for
 from xueji.accounts.services import SystemActor, unit_ensure_for_school, unit_ensure_national
+from xueji.archives.rules import FILE_TYPES, sniff_file_type
 from xueji.audit.services import audit_record
 from xueji.audit.warnings import warning_raise, warning_resolve
 from xueji.enrolment.models import StatusRecord
@@ -54,12 +55,6 @@ from .rules import (
 )
 
 MATERIAL_MAX_BYTES = 10 * 1024 * 1024
-# Accepted material files, recognised by their first bytes (the name alone proves nothing).
-MATERIAL_SIGNATURES = {
-    b"%PDF-": ("application/pdf", ".pdf"),
-    b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
-    b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
-}
 STEP_OVERDUE = "change.step_overdue"
 # The author of the daily sweep's audit events (no account acts).
 SWEEP_JOB = SystemActor(username="system:sweep_changes")
@@ -146,9 +141,11 @@ def _material_errors(kind: str, upload: UploadedFile) -> tuple[list[FieldError],
     upload.seek(0)
     head = upload.read(8)
     upload.seek(0)
-    for signature, (content_type, suffix) in MATERIAL_SIGNATURES.items():
-        if head.startswith(signature):
-            return [], content_type, suffix
+    # The same rule as the electronic archive: the first bytes decide, never the name.
+    kind_of_file = sniff_file_type(head)
+    if kind_of_file is not None:
+        content_type, suffix = FILE_TYPES[kind_of_file]
+        return [], content_type, suffix
     message = _("只接受 PDF、JPG、PNG 文件")
     return [FieldError(field, "material.type", message, value=upload.name or "")], "", ""
 
