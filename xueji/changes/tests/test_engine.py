@@ -24,7 +24,9 @@ from xueji.schools.rules import SchoolState
 
 from .transfers import (
     PDF,
+    REASON,
     Held,
+    application,
     approve_pending,
     complete_transfer,
     file_transfer,
@@ -433,3 +435,24 @@ def test_every_action_is_audited_once(held, make_student, other_school_user):
         "change.step_approve",
         "change.complete",
     ]
+
+
+def test_a_guardian_application_cannot_go_to_a_closed_school(held, make_student, other_school):
+    """The portal path (``transfer_create``) checks the receiving school like the school's."""
+    other_school.state = SchoolState.CLOSED
+    other_school.closed_on = date(2026, 1, 1)
+    other_school.save()
+    student = make_student()
+    with pytest.raises(ValidationFailed) as caught:
+        services.transfer_create(
+            actor=None,
+            student=student,
+            target_school=other_school,
+            effective_date=date(2026, 3, 2),
+            reason=REASON,
+            payload={},
+            uploads=application(),
+            channel="guardian",
+        )
+    assert [e.code for e in caught.value.errors] == ["school.closed"]
+    assert not ChangeRequest.objects.filter(student_id=student.pk).exists()
