@@ -162,9 +162,21 @@ def _reading(text: str) -> tuple[str, ...]:
         lazy_pinyin(
             text,
             style=Style.NORMAL,
-            errors=lambda chars: [f"?{ord(c):x}" for c in chars],  # type: ignore[arg-type,return-value]
+            errors=lambda chars: [unread_token(c) for c in chars],  # type: ignore[arg-type,return-value]
         )
     )
+
+
+# Hex digits as letters: the NORMAL style drops digits (they are tone marks to it), which
+# turned 𠇔 (U+201D4) into "?d" and 𡘙 (U+21619) into "?", so that different characters
+# without a reading shared a key.
+_HEX_DIGITS_AS_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def unread_token(char: str) -> str:
+    """The key token of a character pypinyin cannot read: "?" and its code point, spelled in
+    letters so that it survives the pinyin style and stays distinct per character."""
+    return "?" + f"{ord(char):x}".translate(_HEX_DIGITS_AS_LETTERS)
 
 
 @lru_cache(maxsize=1 << 17)
