@@ -56,7 +56,7 @@ class Sizes:
     rows: int = 1_000_000
     spark_rows: int = 0  # 0: all rows
     online_sample: int = 1_000
-    threshold: float = 0.99
+    threshold: float = 0.9  # xueji.anomalies.rules.DEFAULTS["ANOMALY_LINKAGE_THRESHOLD"]
     spark: bool = True
     seed: int = 20255
 

@@ -38,8 +38,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from .extract import RegistryRow, to_table
+from .rules import DEFAULTS as LINKAGE_DEFAULTS
 
-DEFAULT_THRESHOLD = 0.99
+DEFAULT_THRESHOLD: float = LINKAGE_DEFAULTS["ANOMALY_LINKAGE_THRESHOLD"]
 # Prior: the share of records that are a second registration of someone already in the
 # registry (about as many duplicate pairs). The probability that two random records match
 # is derived from it and the record count, so a county and the nation get the same
@@ -182,9 +183,12 @@ def comparisons(u_estimates: dict[str, float] | None = None) -> list[Any]:
                 is_null_level=True, label_for_charts="id_types_differ"
             ),
             # Same kind, different numbers: two people (twins), or one person with two
-            # household registrations (重复户口, rare). The registry refuses a second record
-            # for one ID, so duplicates come without an ID or under another document.
-            _level(cll.ElseLevel(), m=0.001, u=0.999999, key="id_differs"),
+            # household registrations (重复户口: rare, and found by the police's own
+            # checks). The registry refuses a second record for one ID, so duplicates come
+            # without an ID or under another document. The weight (log2 m/u ≈ -16.6)
+            # outweighs what twins share besides (surname, birth date, guardian,
+            # birthplace, school: about +38), which no name similarity may undo.
+            _level(cll.ElseLevel(), m=1e-5, u=0.999999, key="id_differs"),
         ],
     )
     guardian = cl.CustomComparison(

@@ -72,3 +72,49 @@ def test_re_estimated_u_values_keep_the_comparisons_and_find_the_same_pairs():
     assert {"surname_exact", "given_exact", "birth_date_exact", "id_differs"} <= set(model["u"])
     assert all(0 <= u <= 1 for u in model["u"].values())
     assert planted <= {(pair.id_l, pair.id_r) for pair in result.pairs}
+
+
+def _probability_in_a_national_registry(left, right) -> float:
+    """The match probability of two records under the prior of a registry of 1,000,000."""
+    import logging
+
+    from splink import Linker
+
+    db_api = linkage._database_api("duckdb")
+    try:
+        table = to_table([left, right])
+        linker = Linker(
+            db_api.register(table), linkage.settings_for(1_000_000), log_level=logging.WARNING
+        )
+        # Term frequencies as in a large registry: a common surname, a given name of one
+        # child in a thousand (two records alone would make each look universal).
+        left_record, right_record = (
+            {**record, "tf_surname": 0.07, "tf_given": 0.001} for record in table.to_pylist()
+        )
+        scored = linker.inference.score_pair(left_record, right_record)
+        return float(scored.as_record_list()[0]["match_probability"])
+    finally:
+        linkage._release(db_api, "duckdb")
+
+
+def test_twins_with_two_resident_ids_are_not_linked_but_the_same_child_without_id_is():
+    """Twins share surname, birth date, guardian, birthplace and school, and often a
+    character of the given name; two resident IDs of different numbers keep them apart.
+    The same pair with one record lacking an ID (a re-registration) is linked."""
+    # given
+    first = clean_rows(1)[0]
+    twin = first._replace(
+        student_id=first.student_id + 1,
+        name=first.name[0] + "子轩",
+        id_key=first.id_key[::-1],
+    )
+    first = first._replace(name=first.name[0] + "子涵")
+    again_without_id = twin._replace(id_type="", id_key=None, number_kind="L")
+
+    # when
+    twins = _probability_in_a_national_registry(first, twin)
+    duplicate = _probability_in_a_national_registry(first, again_without_id)
+
+    # then
+    assert twins < 0.5
+    assert duplicate >= linkage.DEFAULT_THRESHOLD
