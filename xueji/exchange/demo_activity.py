@@ -1,21 +1,30 @@
 """Demo activity on top of the synthetic registry, so every demo account meets real work:
-transfers into the demo school waiting at the county, a suspension, and a semester
-confirmation campaign. Everything goes through the same services as the pages."""
+transfers into the demo school waiting at the county, a suspension, a semester
+confirmation campaign, and children registered a second time (重复学籍) for the county's
+review queue. Everything goes through the same services as the pages."""
 
 from datetime import timedelta
+from functools import lru_cache
 
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db.models import Q
+from pypinyin import lazy_pinyin
 
 from xueji import clock
 from xueji.accounts.models import User
+from xueji.anomalies.models import Finding
+from xueji.anomalies.services import detect_all
 from xueji.changes.models import ChangeRequest
 from xueji.changes.rules import ChangeType, semester_of
 from xueji.changes.services import change_file, rule_in_force, transfer_file
 from xueji.enrolment.models import StatusRecord
 from xueji.enrolment.rules import StatusState
 from xueji.errors import DomainError
+from xueji.exchange.synthetic import GIVEN
 from xueji.schools.rules import grade_allowed
+from xueji.students import identity
+from xueji.students.models import Student
+from xueji.students.services import student_register
 from xueji.verification.models import Campaign
 from xueji.verification.services import campaign_open
 
@@ -34,6 +43,9 @@ def ensure_demo_activity() -> list[str]:
         created += _transfers_and_changes(school_user)
     if province_user is not None and not Campaign.objects.exists():
         created += _campaign(province_user)
+    if not Finding.objects.exists():
+        created += _duplicates(school_user)
+        created += _detect()
     return created
 
 
@@ -117,3 +129,97 @@ def _campaign(province_user: User) -> list[str]:
     except DomainError:
         return []
     return ["学期核准活动"]
+
+
+@lru_cache(maxsize=1)
+def _homophones() -> dict[str, str]:
+    """Given-name characters of the demo → another one read alike (涵/寒, 轩/宣)."""
+    by_reading: dict[str, list[str]] = {}
+    for char in dict.fromkeys(GIVEN):
+        by_reading.setdefault(lazy_pinyin(char)[0], []).append(char)
+    return {
+        char: group[(index + 1) % len(group)]
+        for group in by_reading.values()
+        if len(group) > 1
+        for index, char in enumerate(group)
+    }
+
+
+def _homophone(name: str) -> str:
+    """``name`` with its last given-name character that has a homophone replaced (a clerk
+    typing from hearing)."""
+    alike = _homophones()
+    for index in range(len(name) - 1, 0, -1):
+        if name[index] in alike:
+            return name[:index] + alike[name[index]] + name[index + 1 :]
+    return name
+
+
+def _duplicates(school_user: User) -> list[str]:
+    """Children registered again at the demo school without their ID (a temporary L
+    number), half under the same name, half with a homophone character and the same
+    guardian: two from the demo school itself (the school's queue), two from other schools
+    of its city (the lowest unit over both records: the city's queue, in the county's and
+    province's view of their subtree). The detectors then find the pairs."""
+    assert school_user.unit is not None and school_user.unit.school is not None
+    school = school_user.unit.school
+    enrolled = (
+        StatusRecord.objects.filter(state=StatusState.ENROLLED)
+        .select_related("student")
+        .order_by("pk")
+    )
+    own = list(enrolled.filter(school=school)[:200])
+    nearby = [
+        record
+        for record in enrolled.filter(area_code__startswith=school.area_code[:4]).exclude(
+            school=school
+        )[:2000]
+        if grade_allowed(school.school_type, record.grade)
+    ]
+    # From each group: one under the same name, one under a homophone.
+    picked: list[tuple[StatusRecord, str]] = []
+    for group in (own, nearby):
+        alike = [r for r in group[1:] if _homophone(r.student.name) != r.student.name][:1]
+        picked += [(r, r.student.name) for r in group[:1]]
+        picked += [(r, _homophone(r.student.name)) for r in alike]
+    done = []
+    for record, name in picked:
+        student: Student = record.student
+        guardian = student.guardians.exclude(id_key=None).order_by("pk").first()
+        data = {
+            "school_code": school.code,
+            "name": name,
+            "sex": student.sex,
+            "birth_date": student.birth_date.isoformat(),
+            "ethnicity": student.ethnicity,
+            "nationality": student.nationality,
+            "id_type": "",
+            "id_number": "",
+            "grade": record.grade,
+            "class_name": "1班",
+            "entry_date": clock.today().strftime("%Y-%m"),
+            "entry_mode": "1",
+            "birthplace_code": student.birthplace_code,
+            "left_behind": "否",
+        }
+        if guardian is not None:
+            data |= {
+                "guardian_name": guardian.name,
+                "guardian_relation": guardian.relation,
+                "guardian_id_type": guardian.id_type,
+                "guardian_id_number": identity.read_id(guardian),
+                "guardian_phone": guardian.phone,
+            }
+        try:
+            again = student_register(actor=school_user, data=data, confirm_distinct=True).student
+        except DomainError:
+            continue  # the school's grades or the rules refuse this one: skip it
+        done.append(f"重复注册：{student.number} → {again.number}")
+    return done
+
+
+def _detect() -> list[str]:
+    """Every detector once, as the nightly job would."""
+    runs = detect_all()
+    created = sum(run.created for run in runs)
+    return [f"异常检测：新发现 {created} 条"] if created else []

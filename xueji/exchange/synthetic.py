@@ -234,10 +234,11 @@ class Generator:
         ]
         names = {
             SchoolType.PRIMARY: "实验小学",
-            SchoolType.JUNIOR: "中学",
+            # Each follows "<county>第<n>": 上城区第二初级中学, 上城区第一中学.
+            SchoolType.JUNIOR: "初级中学",
             SchoolType.NINE_YEAR: "九年一贯制学校",
             SchoolType.TWELVE_YEAR: "外国语学校",
-            SchoolType.COMPLETE_SECONDARY: "第一中学",
+            SchoolType.COMPLETE_SECONDARY: "中学",
             SchoolType.SENIOR: "高级中学",
             SchoolType.SPECIAL_EDUCATION: "特殊教育学校",
             SchoolType.SPECIALISED: "专门学校",
@@ -308,7 +309,8 @@ class Generator:
     def _birth_date(self, grade: str) -> date:
         info = GRADES[grade]
         year_start = self.today.year if self.today.month >= 9 else self.today.year - 1
-        age_at_start = info.usual_entry_age + info.year - 1
+        # The usual age in this grade on Sept 1 of the school year (GRADES: 6 in grade one).
+        age_at_start = info.usual_entry_age
         # Born between Sept 1 (age+1 years before) and Aug 31 (age years before the start).
         start = date(year_start - age_at_start - 1, 9, 1)
         offset = self.rng.randrange(365)

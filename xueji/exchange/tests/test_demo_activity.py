@@ -4,11 +4,14 @@ from datetime import datetime
 
 import pytest
 
+from xueji.anomalies.models import Finding
+from xueji.anomalies.rules import FindingKind, FindingState
 from xueji.changes.models import ApprovalStep, ChangeRequest
 from xueji.changes.rules import ChangeType, RequestState, StepState
 from xueji.exchange.demo_accounts import ensure_demo_accounts
 from xueji.exchange.demo_activity import ensure_demo_activity
 from xueji.exchange.synthetic import DemoPlan, generate
+from xueji.students.models import Student
 from xueji.verification.models import Campaign
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +40,17 @@ def test_demo_activity_gives_the_county_a_queue_and_opens_a_campaign(settings, m
         pending = ApprovalStep.objects.get(request=request, state=StepState.PENDING)
         assert pending.unit.kind == "county"
     assert Campaign.objects.count() == 1
+    # children registered again (same name, or a homophone) wait in the review queues
+    registered = [c for c in created if c.startswith("重复注册")]
+    assert registered
+    numbers = [line.split("→")[1].strip() for line in registered]
+    again = Student.objects.filter(number__in=numbers)
+    assert again.count() == len(registered) and all(s.number_kind == "L" for s in again)
+    duplicates = Finding.objects.filter(kind=FindingKind.DUPLICATE, state=FindingState.OPEN)
+    paired = {s.pk for f in duplicates for s in (f.student, f.other_student)}
+    assert {s.pk for s in again} <= paired
     assert created
     # Running the demo again adds nothing.
     assert ensure_demo_activity() == []
     assert ChangeRequest.objects.count() == len([c for c in created if "申请" in c])
+    assert Finding.objects.filter(kind=FindingKind.DUPLICATE).count() == duplicates.count()
