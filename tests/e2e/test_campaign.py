@@ -1,8 +1,8 @@
 """A semester confirmation in a real browser (Playwright + Debian chromium): the school's
 clerk opens the roll on a phone (390×844), marks a student absent and one data wrong with a
-note, marks the rest present in one action and signs off; the county reviewer then sees
-100 % for that school in the table and a drawn chart. No page breaks the CSP, and the roll
-never scrolls sideways on the phone."""
+note, finds a student by name, marks the rest present in one action and signs off; the
+county reviewer then sees 100 % for that school in the table and a drawn chart. No page
+breaks the CSP, and the roll never scrolls sideways on the phone."""
 
 import re
 from datetime import timedelta
@@ -72,6 +72,18 @@ def test_a_clerk_confirms_the_roll_on_a_phone_and_the_county_sees_it_done(
     row.get_by_role("button", name="保存说明").click()
     phone.wait_for_selector(f"#roll-{students[1].pk} >> text=已说明或已处理")
     _no_sideways_scroll(phone)
+    # the outlined "缺" toggle is readable: not Bootstrap's yellow (#ffc107) text on white
+    absent = phone.locator(f"#roll-{students[2].pk} [data-mark-button=absent]")
+    assert absent.evaluate("button => getComputedStyle(button).color") != "rgb(255, 193, 7)"
+    # a name finds one student on a long roll (the keyboard's search key submits)
+    search = phone.get_by_label("姓名或学籍号")
+    search.fill("陈核准")
+    search.press("Enter")
+    phone.wait_for_url(re.compile(r".*[?&]q=.*"))
+    assert phone.locator("li.xj-roll-row").count() == 1
+    assert phone.locator(f"#roll-{students[4].pk}").count() == 1
+    phone.get_by_role("link", name="清除筛选，显示全校名册").click()
+    phone.wait_for_selector(f"#roll-{students[0].pk}")
     # everyone else present in one action (the confirm dialog is accepted)
     phone.get_by_role("button", name="全部在校（除已标记外）").click()
     phone.wait_for_selector("[data-count=unmarked] >> text=0")

@@ -6,10 +6,16 @@ from django.utils.translation import gettext_lazy as _
 from xueji.web.forms import StyledForm
 
 from .rules import FindingKind, FindingState
-from .services import REASON_MAX
+from .services import REASON_MAX, REASON_MIN
 
 
 class FilterForm(StyledForm):
+    q = forms.CharField(
+        label=_("姓名或学籍号"),
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"type": "search", "enterkeyhint": "search"}),
+    )
     kind = forms.ChoiceField(
         label=_("类别"), required=False, choices=[("", _("全部类别")), *FindingKind.choices]
     )
@@ -21,12 +27,15 @@ class FilterForm(StyledForm):
 
 
 class ReasonForm(StyledForm):
-    # Required by the service (its message), not by the form: one error, not two.
+    # Required by the service (its message), not by the form: one error, not two. The
+    # browser asks for it first (marked, and required in the markup), so a phone user is
+    # not sent through the confirmation only to be refused.
+    marked_required = frozenset({"reason"})
     reason = forms.CharField(
         label=_("理由"),
         required=False,
         max_length=REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2, "required": True, "minlength": REASON_MIN}),
     )
 
 

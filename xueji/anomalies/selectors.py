@@ -11,10 +11,13 @@ from django.utils.translation import gettext as _
 from xueji.accounts.models import Unit, UnitKind
 from xueji.accounts.permissions import has_permission, require_permission
 from xueji.accounts.rules import Permission
+from xueji.divisions.models import CodeTable
+from xueji.divisions.selectors import code_names, division_full_name
 from xueji.errors import Forbidden
 from xueji.schools.rules import GRADES
 from xueji.students import identity
 from xueji.students.models import Guardian, Student
+from xueji.students.rules import IdType
 from xueji.verification.rules import semester_label
 
 from .models import Finding, MergeRecord
@@ -154,6 +157,15 @@ def _comparison(left: Side, right: Side) -> list[FieldRow]:
     def row(label: str, x: Any, y: Any) -> FieldRow:
         return FieldRow(label, "" if x is None else str(x), "" if y is None else str(y))
 
+    # Names, not codes: a reviewer compares "汉族" with "汉族", not "01" with "01".
+    ethnicities = code_names(CodeTable.ETHNICITY)
+
+    def place(code: str) -> str:
+        return division_full_name(code) if code else ""
+
+    def id_type(code: str) -> str:
+        return str(IdType(code).label) if code in IdType.values else (code or "—")
+
     return [
         row(_("学籍号"), a.number, b.number),
         row(_("姓名"), a.name, b.name),
@@ -161,9 +173,13 @@ def _comparison(left: Side, right: Side) -> list[FieldRow]:
         row(_("姓名拼音"), a.name_pinyin, b.name_pinyin),
         row(_("性别"), a.get_sex_display(), b.get_sex_display()),
         row(_("出生日期"), a.birth_date.isoformat(), b.birth_date.isoformat()),
-        row(_("出生地"), a.birthplace_code, b.birthplace_code),
-        row(_("民族"), a.ethnicity, b.ethnicity),
-        row(_("身份证件类型"), a.id_type or "—", b.id_type or "—"),
+        row(_("出生地"), place(a.birthplace_code), place(b.birthplace_code)),
+        row(
+            _("民族"),
+            ethnicities.get(a.ethnicity, a.ethnicity),
+            ethnicities.get(b.ethnicity, b.ethnicity),
+        ),
+        row(_("身份证件类型"), id_type(a.id_type), id_type(b.id_type)),
         row(_("身份证件号"), identity.masked_id(a) or "—", identity.masked_id(b) or "—"),
         row(_("学校"), left.school_name, right.school_name),
         row(_("年级"), left.grade_label, right.grade_label),

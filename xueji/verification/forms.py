@@ -23,8 +23,10 @@ class CampaignOpenForm(StyledForm):
     semester = forms.TypedChoiceField(
         label=_("学期"), choices=Semester.choices, coerce=int, initial=Semester.AUTUMN
     )
+    # ISO format: a date input shows nothing for the locale's "2026/12/27".
     deadline = forms.DateField(
-        label=_("签报截止日期"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("签报截止日期"),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     title = forms.CharField(label=_("名称（可留空，自动生成）"), max_length=128, required=False)
 
@@ -45,6 +47,12 @@ class CampaignOpenForm(StyledForm):
 
 
 class RollFilterForm(StyledForm):
+    q = forms.CharField(
+        label=_("姓名或学籍号"),
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"type": "search", "enterkeyhint": "search"}),
+    )
     grade = forms.ChoiceField(label=_("年级"), required=False)
     class_name = forms.ChoiceField(label=_("班级"), required=False)
     mark = forms.ChoiceField(

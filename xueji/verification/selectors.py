@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Substr
+from django.utils.translation import gettext as _
 
 from xueji import clock
 from xueji.accounts.permissions import require_permission
@@ -84,6 +85,7 @@ class ProgressRow:
     unmarked: int = 0
     school_id: int | None = None
     state: str = ""
+    place: str = ""  # a school's county, in the list of overdue schools
 
     @property
     def percent(self) -> int:
@@ -136,15 +138,21 @@ class Progress:
     total: ProgressRow
     trail: list[tuple[str, str]] = field(default_factory=list)  # (area, name) above
     today: date | None = None
+    # Above the school level, once the deadline has passed: the first OVERDUE_LISTED
+    # schools not signed off (total.overdue counts them all).
+    overdue_schools: list[ProgressRow] = field(default_factory=list)
+
+
+OVERDUE_LISTED = 50
 
 
 def area_name(area: str) -> str:
     """The name of a roll-up key: a province, city or county, or the separate list."""
     if area == "":
-        return "全国"
+        return _("全国")
     if area.startswith(SEPARATE_PREFIX):
         if area == SEPARATE_PREFIX:
-            return "单列管理学校"
+            return _("单列管理学校")
         for kind, code in SEPARATE_AREA_CODES.items():
             if code.startswith(area):
                 return str(SchoolType(kind).label)
@@ -166,8 +174,10 @@ def campaign_progress(
     """The roll-up one level below ``area`` (default: the user's own level): the nation's
     provinces, a province's cities, a city's counties, a county's schools; a school
     account sees its own school. Each row: schools, signed off and overdue; students,
-    marked, present, absent, data wrong; percent of students marked. An area outside the
-    user's scope is not found. Two queries, whatever the number of rows."""
+    marked, present, absent, data wrong; percent of students marked. Above the school
+    level and past the deadline, the overdue schools are listed too (the first
+    ``OVERDUE_LISTED``). An area outside the user's scope is not found. Two queries (three
+    with the overdue list), whatever the number of rows."""
     require_permission(user, Permission.CAMPAIGN_VIEW)
     campaign = access_campaign(user, campaign_id)
     today = today or clock.today()
@@ -193,7 +203,17 @@ def campaign_progress(
     trail = [
         (a, area_name(a)) for a in parent_areas(area) if a.startswith(own) and len(a) >= len(own)
     ]
-    return Progress(campaign, area, level.kind, rows, total, trail, today)
+    overdue: list[ProgressRow] = []
+    if level.kind != SCHOOLS and total.overdue:
+        overdue = _school_rows(
+            shown.exclude(state=ConfirmationState.SIGNED_OFF),
+            campaign,
+            today,
+            limit=OVERDUE_LISTED,
+        )
+        for row in overdue:
+            row.place = area_name(row.place)
+    return Progress(campaign, area, level.kind, rows, total, trail, today, overdue)
 
 
 def _sum(rows: list[ProgressRow], area: str) -> ProgressRow:
@@ -248,7 +268,11 @@ def _area_rows(
 
 
 def _school_rows(
-    confirmations: QuerySet[SchoolConfirmation], campaign: Campaign, today: date
+    confirmations: QuerySet[SchoolConfirmation],
+    campaign: Campaign,
+    today: date,
+    *,
+    limit: int | None = None,
 ) -> list[ProgressRow]:
     rows = []
     values = confirmations.values(
@@ -262,8 +286,8 @@ def _school_rows(
         "unmarked",
         name=F("school__name"),
         code=F("school__code"),
-    ).order_by("school__code")
-    for item in values:
+    ).order_by("area_code", "school__code")
+    for item in values[:limit] if limit is not None else values:
         signed = item["state"] == ConfirmationState.SIGNED_OFF
         rows.append(
             ProgressRow(
@@ -282,6 +306,7 @@ def _school_rows(
                 unmarked=item["unmarked"],
                 school_id=item["school_id"],
                 state=item["state"],
+                place=item["area_code"],
             )
         )
     return rows
@@ -307,10 +332,11 @@ def school_roll(
     grade: str = "",
     class_name: str = "",
     mark: str = "",
+    search: str = "",
 ) -> Roll:
     """A school's roll in a campaign: its marks with the students' number, name, grade and
-    class (one joined query), filtered by grade, class and mark, ordered by grade, class
-    and number. The school itself and the authorities above it (personal data: student
+    class (one joined query), filtered by grade, class, mark and a search text (part of
+    the name or of the student number), ordered by grade, class and number. The school itself and the authorities above it (personal data: student
     view needed too); anyone else: not found."""
     require_permission(user, Permission.CAMPAIGN_VIEW)
     require_permission(user, Permission.STUDENT_VIEW)
@@ -327,6 +353,10 @@ def school_roll(
         marks = marks.filter(student__record__class_name=class_name)
     if mark in Mark.values:
         marks = marks.filter(mark=mark)
+    if search := search.strip():
+        marks = marks.filter(
+            Q(student__name__contains=search) | Q(student__number__icontains=search)
+        )
     pairs = list(
         RollMark.objects.filter(campaign=campaign, school_id=school_id)
         .values_list("student__record__grade", "student__record__class_name")

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -167,11 +168,12 @@ def _chart(progress: selectors.Progress) -> dict[str, Any]:
     }
 
 
+# Lazy: translated for each request's language, not once at import.
 LEVEL_LABELS = {
-    "province": _("省份"),
-    "city": _("地市"),
-    "county": _("区县"),
-    SCHOOLS: _("学校"),
+    "province": gettext_lazy("省份"),
+    "city": gettext_lazy("地市"),
+    "county": gettext_lazy("区县"),
+    SCHOOLS: gettext_lazy("学校"),
 }
 
 
@@ -262,12 +264,15 @@ def _row_context(user: User, roll: selectors.Roll) -> dict[str, Any]:
 def roll_view(request: HtmxHttpRequest, campaign_id: int, school_id: int) -> HttpResponse:
     user = _user(request)
     query = {key: request.GET.get(key, "") for key in ("grade", "class_name", "mark")}
-    roll = selectors.school_roll(user, campaign_id, school_id, **query)
+    search = request.GET.get("q", "").strip()[:64]
+    roll = selectors.school_roll(user, campaign_id, school_id, **query, search=search)
     form = RollFilterForm(request.GET or None, grades=roll.grades, classes=roll.classes)
     page_obj = Paginator(roll.marks, ROLL_PAGE_SIZE).get_page(request.GET.get("page"))
     marks = list(page_obj.object_list)
     unexplained = _unexplained_among(roll.campaign, school_id, marks)
-    here = _roll_url(campaign_id, school_id, {**query, "page": request.GET.get("page", "")})
+    here = _roll_url(
+        campaign_id, school_id, {**query, "q": search, "page": request.GET.get("page", "")}
+    )
     confirmation = roll.confirmation
     return render(
         request,
@@ -283,7 +288,9 @@ def roll_view(request: HtmxHttpRequest, campaign_id: int, school_id: int) -> Htt
             "semester": semester_label(roll.campaign.school_year, roll.campaign.semester),
             "late": confirmation.state != ConfirmationState.SIGNED_OFF
             and clock.today() > roll.campaign.deadline,
-            "filtered": any(query.values()),
+            "filtered": any(query.values()) or bool(search),
+            # "All present" applies to the grade or class shown, never to a mark or a search.
+            "scoped": bool(query["grade"] or query["class_name"]),
         },
     )
 

@@ -156,3 +156,30 @@ def test_progress_takes_the_same_queries_for_more_schools(
     campaign = open_campaign("44")
     assert SchoolConfirmation.objects.filter(campaign=campaign, area_code="440106").count() == 7
     assert queries() == few
+
+
+def test_above_the_schools_the_overdue_schools_are_listed(marked, county_user, national_user):
+    late = marked.deadline + timedelta(days=1)
+    on_time = selectors.campaign_progress(national_user, marked.pk, today=marked.deadline)
+    assert on_time.overdue_schools == []
+    nation = selectors.campaign_progress(national_user, marked.pk, today=late)
+    # the four schools never signed off, by county code (越秀 440104 before 天河 440106 …),
+    # each with its county's name
+    assert [(r.name, r.place) for r in nation.overdue_schools] == [
+        ("越秀区第一小学", "越秀区"),
+        ("天河区第二小学", "天河区"),
+        ("福田区第一小学", "福田区"),
+        ("锦江区实验小学", "锦江区"),
+    ]
+    assert len(nation.overdue_schools) == nation.total.overdue
+    # at the schools' own level the table already says which: no second list
+    county = selectors.campaign_progress(county_user, marked.pk, today=late)
+    assert county.level == "schools" and county.overdue_schools == []
+
+
+def test_the_overdue_list_is_capped(marked, national_user, monkeypatch):
+    monkeypatch.setattr(selectors, "OVERDUE_LISTED", 2)
+    nation = selectors.campaign_progress(
+        national_user, marked.pk, today=marked.deadline + timedelta(days=1)
+    )
+    assert len(nation.overdue_schools) == 2 and nation.total.overdue == 4

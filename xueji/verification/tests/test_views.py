@@ -3,12 +3,15 @@ htmx marking, "all present", sign-off; scope; constant queries on the roll page.
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
+from xueji import clock
 from xueji.verification import services
 from xueji.verification.models import Campaign, RollMark, SchoolConfirmation
 from xueji.verification.rules import ConfirmationState, Mark
@@ -278,3 +281,68 @@ def test_the_province_closes_its_campaign(schools, open_campaign, province_user,
     assert response.status_code == 302
     campaign.refresh_from_db()
     assert campaign.state == "closed"
+
+
+def test_the_opening_form_offers_its_default_deadline_to_the_date_input(schools, province_user):
+    page = client_for(province_user).get("/verification/new/").content.decode()
+    # a date input shows only an ISO date; the locale's "2026/12/27" would leave it empty
+    field = re.search(r'<input type="date" name="deadline" value="([^"]*)"', page)
+    assert field is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", field.group(1))
+
+
+def test_the_roll_finds_students_by_name_or_number(schools, enrol, open_campaign, school_user):
+    found, *others = enrol(schools.tianhe, 3)
+    campaign = open_campaign("44")
+    services.roll_open(actor=school_user, campaign_id=campaign.pk)
+    client = client_for(school_user)
+    url = roll_url(campaign, schools.tianhe)
+    for text in (found.name, found.number[-6:].lower()):
+        page = client.get(url, {"q": text}).content.decode()
+        assert f'id="roll-{found.pk}"' in page
+        assert not any(f'id="roll-{s.pk}"' in page for s in others if s.name != found.name)
+        assert "清除筛选" in page
+
+
+def test_all_present_with_a_mark_filter_asks_about_the_whole_school(
+    schools, enrol, open_campaign, school_user
+):
+    enrol(schools.tianhe, 2)
+    campaign = open_campaign("44")
+    services.roll_open(actor=school_user, campaign_id=campaign.pk)
+    url = roll_url(campaign, schools.tianhe)
+    client = client_for(school_user)
+    # a mark filter or a search narrows the list, not "all present": the whole school
+    for query in ({"mark": "unmarked"}, {"q": "张"}):
+        assert "将全校所有未标记的学生" in client.get(url, query).content.decode()
+    by_class = client.get(url, {"class_name": "2班"}).content.decode()
+    assert "将所选年级或班级中所有未标记的学生" in by_class
+
+
+def test_after_the_deadline_the_city_sees_which_schools_are_overdue(
+    schools, enrol, open_campaign, school_user, city_user
+):
+    enrol(schools.tianhe, 1)
+    campaign = open_campaign("44")
+    client_for(school_user).post(f"/verification/{campaign.pk}/roll/all-present/")
+    client_for(school_user).post(f"/verification/{campaign.pk}/roll/sign-off/")
+    url = f"/verification/{campaign.pk}/"
+    assert 'id="overdue-schools"' not in client_for(city_user).get(url).content.decode()
+    Campaign.objects.filter(pk=campaign.pk).update(deadline=clock.today() - timedelta(days=1))
+    page = client_for(city_user).get(url).content.decode()
+    assert 'id="overdue-schools"' in page
+    # 天河's second school and 越秀's school are late; 天河 1 signed off; 深圳 is not the city's
+    listed = re.findall(r'data-overdue-school="(\d+)"', page)
+    assert sorted(listed) == sorted([str(schools.tianhe2.pk), str(schools.yuexiu.pk)])
+    assert roll_url(campaign, schools.tianhe2) in page
+
+
+def test_the_progress_headings_follow_the_language(schools, open_campaign, county_user):
+    campaign = open_campaign("44")
+    client = client_for(county_user)
+    client.cookies["django_language"] = "en"
+    # the middleware leaves English active in this thread: put the language back after
+    with translation.override(translation.get_language()):
+        page = client.get(f"/verification/{campaign.pk}/").content.decode()
+    # the level's name was translated once, at import: "By 学校" on an English page
+    heading = re.search(r'<h2 id="table-title">([^<]*)</h2>', page).group(1)
+    assert heading.startswith("By ") and not re.search(r"[\u4e00-\u9fff]", heading)

@@ -1,7 +1,8 @@
 /*
  * The progress chart of a confirmation campaign (verification/progress.html): a horizontal
  * bar per child unit, percent of students marked and of schools signed off; units with
- * overdue schools in red. The data come from a json_script element named by the chart's
+ * overdue schools in red (the bar and the unit's name, so a unit at 0 % shows it too). The
+ * data come from a json_script element named by the chart's
  * data-chart attribute (no inline script: the pages run under a strict CSP).
  */
 (function () {
@@ -20,8 +21,9 @@
     chart.setOption({
       animation: false,
       aria: { enabled: true },
-      grid: { left: 8, right: 40, top: 32, bottom: 8, containLabel: true },
-      legend: { top: 0, data: [data.names.percent, data.names.signed] },
+      grid: { left: 8, right: 40, top: 36, bottom: 8, containLabel: true },
+      // One scrolling line: a wrapped legend would overlap the bars on a phone.
+      legend: { top: 0, type: "scroll", data: [data.names.percent, data.names.signed] },
       // No tooltip: ECharts builds it with inline styles, which the CSP blocks; each bar
       // carries its figure as a label, and the table below has every number.
       tooltip: { show: false },
@@ -30,7 +32,13 @@
         type: "category",
         inverse: true,
         data: data.labels,
-        axisLabel: { width: 96, overflow: "truncate" }
+        // Names of one county share their first characters: wrap rather than cut them.
+        axisLabel: {
+          width: 96,
+          overflow: "break",
+          lineHeight: 14,
+          color: function (value, index) { return data.overdue[index] ? "#dc3545" : "#495057"; }
+        }
       },
       series: [
         {
@@ -46,7 +54,8 @@
           type: "bar",
           barMaxWidth: 28,
           data: data.signed,
-          itemStyle: { color: "#198754" }
+          itemStyle: { color: "#198754" },
+          label: { show: true, position: "right", formatter: "{c}%" }
         }
       ]
     });
