@@ -44,13 +44,18 @@ typecheck: $(STAMP)
 migrations-check: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 
+# pytest-xdist: one worker per core, each with its own test database; the browser tests
+# share one worker (root conftest.py). PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS := -n $(PYTEST_WORKERS) --dist loadgroup
+
 pytest: $(STAMP)
-	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest $(PYTEST_ARGS)
 
 pytest-pg: $(STAMP)
 	@if [ -n "$$XUEJI_TEST_DATABASE_URL" ]; then \
 		echo "== PostgreSQL: $$XUEJI_TEST_DATABASE_URL"; \
-		DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest -m "not e2e"; \
+		DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest $(PYTEST_ARGS) -m "not e2e"; \
 	else echo "== XUEJI_TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
 
 test: lint typecheck migrations-check

@@ -1,8 +1,17 @@
 """Named fixtures shared by every test: accounts at each level, schools in and out of scope."""
 
+import os
+
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests import factories
+
+# An example's run time follows the machine's load (CI shares two cores among two pytest-xdist
+# workers, a browser and Spark): no per-example deadline, whose misses under load were flakes,
+# not findings. Tests that set their own settings keep them.
+hypothesis_settings.register_profile("xueji", deadline=None)
+hypothesis_settings.load_profile("xueji")
 
 
 @pytest.fixture
@@ -89,3 +98,28 @@ def reference_data(request):
     from xueji.workdays.seeding import calendar_seed
 
     calendar_seed()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups from the marks
+def pytest_collection_modifyitems(config, items):
+    """Run ``db_independent`` tests once, and keep the browser tests on one xdist worker.
+
+    A ``db_independent`` test starts a subprocess whose settings ignore
+    ``XUEJI_TEST_DATABASE_URL``: the PostgreSQL pass of ``make test`` would repeat the SQLite
+    pass's run exactly, so it skips it.
+
+    Under pytest-xdist, every browser test goes to one worker, in collection order:
+    Playwright's sync API allows one instance per thread, and modules launch their own
+    (tests/e2e/conftest.py for the session, some app tests for their module); on one worker
+    they never overlap. ``--dist loadgroup`` honours the group.
+    """
+    if os.environ.get("XUEJI_TEST_DATABASE_URL"):
+        once = pytest.mark.skip(reason="database-independent: runs in the SQLite pass")
+        for item in items:
+            if item.get_closest_marker("db_independent"):
+                item.add_marker(once)
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group("browser"))

@@ -17,7 +17,9 @@ _pg = os.environ.get("XUEJI_TEST_DATABASE_URL")
 if _pg:
     DATABASES = {"default": database_from_env(_pg)}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["TEST"] = {"NAME": "xueji_test"}
+    # Named after the URL's database ("test" gives "xueji_test"), so runs against different
+    # URLs on one server never share a test database (pytest-xdist appends _gw0, _gw1, ...).
+    DATABASES["default"]["TEST"] = {"NAME": f"xueji_{DATABASES['default']['NAME']}"}
 else:
     DATABASES = {"default": sqlite_database(DATA_DIR / "test.sqlite3")}
 

@@ -142,6 +142,7 @@ def _production_environment() -> dict[str, str]:
     return env
 
 
+@pytest.mark.db_independent
 def test_production_settings_are_https_only():
     script = (
         "import json\n"
@@ -174,6 +175,7 @@ def test_production_settings_are_https_only():
     assert "xueji.accounts.middleware.AccountSessionMiddleware" in prod["MIDDLEWARE"]
 
 
+@pytest.mark.db_independent
 def test_production_settings_pass_djangos_deployment_checks():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

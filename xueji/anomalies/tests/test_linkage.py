@@ -103,6 +103,7 @@ def test_twins_with_two_resident_ids_are_not_linked_but_the_same_child_without_i
     The same pair with one record lacking an ID (a re-registration) is linked."""
     # given
     first = clean_rows(1)[0]
+    assert first.id_key is not None
     twin = first._replace(
         student_id=first.student_id + 1,
         name=first.name[0] + "子轩",

@@ -250,6 +250,7 @@ def test_missing_file_exits_2_in_process(tmp_path):
 # -- argument errors, out of process -------------------------------------------------------
 
 
+@pytest.mark.db_independent
 def test_missing_file_exits_2(tmp_path):
     result = run_process(str(tmp_path / "nothing.csv"), "--user", "clerk")
 
@@ -257,6 +258,7 @@ def test_missing_file_exits_2(tmp_path):
     assert "找不到文件" in result.stderr
 
 
+@pytest.mark.db_independent
 def test_unknown_mode_exits_2(tmp_path):
     path = tmp_path / "students.csv"
     path.write_text("学校标识码\n", encoding="utf-8")
@@ -267,6 +269,7 @@ def test_unknown_mode_exits_2(tmp_path):
     assert "--mode" in result.stderr and "sometimes" in result.stderr
 
 
+@pytest.mark.db_independent
 def test_missing_user_option_exits_2(tmp_path):
     path = tmp_path / "students.csv"
     path.write_text("学校标识码\n", encoding="utf-8")
@@ -277,6 +280,7 @@ def test_missing_user_option_exits_2(tmp_path):
     assert "--user" in result.stderr
 
 
+@pytest.mark.db_independent
 def test_unknown_report_type_exits_2(tmp_path):
     path = tmp_path / "students.csv"
     path.write_text("学校标识码\n", encoding="utf-8")

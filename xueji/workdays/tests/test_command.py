@@ -141,6 +141,7 @@ def test_load_of_a_loaded_year_needs_replace(calendar, national_user):
     assert AuditEvent.objects.filter(action="calendar.year_replace").count() == 1
 
 
+@pytest.mark.db_independent
 def test_the_command_line_exit_codes(tmp_path):
     """Through a real process against a migrated database file: 0 and the date, 1 and the
     message on stderr."""
