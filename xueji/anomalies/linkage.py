@@ -273,14 +273,22 @@ def settings_for(records: int, *, model: dict[str, Any] | None = None) -> Any:
 
 _spark_lock = threading.Lock()
 _spark_session: Any = None
+_spark_scratch = ""
+# One Splink job at a time on the process's SparkSession: a run's intermediate tables go
+# to a checkpoint directory of its own, which is the SparkContext's (one per process).
+# Held from ``_database_api`` to ``_release``.
+_spark_run_lock = threading.Lock()
+_spark_run_scratch = ""
 
 
 def spark_session() -> Any:
     """The process's SparkSession, created on first use with Splink's similarity jar.
 
-    ``XUEJI["LINKAGE_SPARK_MASTER"]`` (default ``local[2]``) points it at a cluster.
+    ``XUEJI["LINKAGE_SPARK_MASTER"]`` (default ``local[2]``) points it at a cluster;
+    ``XUEJI_SPARK_DRIVER_MEMORY`` (default ``6g``) sizes the driver (in local mode, the
+    whole engine).
     """
-    global _spark_session
+    global _spark_session, _spark_scratch
     with _spark_lock:
         if _spark_session is None:
             from pyspark.sql import SparkSession
@@ -303,10 +311,17 @@ def spark_session() -> Any:
                 .config("spark.driver.memory", os.environ.get("XUEJI_SPARK_DRIVER_MEMORY", "6g"))
                 .config("spark.sql.session.timeZone", "UTC")
                 .config("spark.sql.warehouse.dir", os.path.join(scratch, "warehouse"))
+                # The input (an Arrow table) as a distributed dataset, never as a local
+                # relation: below this threshold (48 MB by default, about 170,000 records)
+                # pyspark puts the rows into the query plan itself, and the optimizer then
+                # evaluates every projection of it on the driver while planning each of
+                # Splink's queries: copies of the registry pile up on the driver heap
+                # (java.lang.OutOfMemoryError at 100,000 records with 6 GB).
+                .config("spark.sql.execution.arrow.localRelationThreshold", "0")
             )
             session = builder.getOrCreate()
             session.sparkContext.setLogLevel("ERROR")
-            session.sparkContext.setCheckpointDir(os.path.join(scratch, "checkpoints"))
+            _spark_scratch = scratch
             _spark_session = session
         return _spark_session
 
@@ -325,15 +340,26 @@ def _database_api(backend: str) -> Any:
     if backend == "spark":
         from splink import SparkAPI
 
+        global _spark_run_scratch
         session = spark_session()
         local = session.sparkContext.master.startswith("local")
-        # On one machine intermediate tables stay in memory; on a cluster they are
-        # written out, so a lost executor does not recompute the whole lineage.
-        return SparkAPI(
-            spark_session=session,
-            break_lineage_method="persist" if local else "parquet",
-            num_partitions_on_repartition=2 if local else None,
-        )
+        _spark_run_lock.acquire()
+        try:
+            _spark_run_scratch = tempfile.mkdtemp(prefix="run-", dir=_spark_scratch)
+            session.sparkContext.setCheckpointDir(_spark_run_scratch)
+            # Each intermediate table is written out as Parquet and read back: the next
+            # query starts from files, not from the plans of all the queries before it.
+            # ("persist" is lazy and keeps those plans: connected components joins each
+            # iteration's tables twice, and planning grows with every iteration.)
+            return SparkAPI(
+                spark_session=session,
+                break_lineage_method="parquet",
+                num_partitions_on_repartition=2 if local else None,
+            )
+        except BaseException:
+            shutil.rmtree(_spark_run_scratch, ignore_errors=True)
+            _spark_run_lock.release()
+            raise
     raise ValueError(f"unknown linkage backend {backend!r}; expected one of {BACKENDS}")
 
 
@@ -414,11 +440,19 @@ def run_linkage(
 
 
 def _release(db_api: Any, backend: str) -> None:
-    """Free what the run held: the DuckDB database, Spark's cached tables."""
+    """Free what the run held: the DuckDB database; Spark's cached tables and the run's
+    intermediate tables on disk."""
     if backend == "duckdb":
         db_api.duckdb_con.close()
-    else:
+        return
+    try:
+        for name in db_api.spark.catalog.listTables():
+            if name.isTemporary and name.name.startswith("__splink__"):
+                db_api.spark.catalog.dropTempView(name.name)
         db_api.spark.catalog.clearCache()
+    finally:
+        shutil.rmtree(_spark_run_scratch, ignore_errors=True)
+        _spark_run_lock.release()
 
 
 def _link(
