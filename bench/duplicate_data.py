@@ -35,10 +35,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from pypinyin import Style, lazy_pinyin
-
 from xueji.exchange.synthetic import GIVEN, RARE, SURNAMES, _weighted_surnames
-from xueji.students.names import name_pinyin
+from xueji.students.names import homophones, name_pinyin
 from xueji.students.rules import IdType, j_number, l_number, resident_id_check_char
 
 KINDS = ("typo", "homophone", "swapped", "two_ids", "temporary")
@@ -102,11 +100,9 @@ class Registry:
 
 def _homophones() -> dict[str, list[str]]:
     """Character → other characters read the same (toneless pinyin)."""
-    pool = set(GIVEN) | set(HOMOPHONE_POOL) | {s for s, _ in SURNAMES if len(s) == 1}
-    by_reading: dict[str, list[str]] = {}
-    for ch in sorted(pool):
-        by_reading.setdefault(lazy_pinyin(ch, style=Style.NORMAL)[0], []).append(ch)
-    return {ch: [o for o in group if o != ch] for group in by_reading.values() for ch in group}
+    return homophones(
+        sorted(set(GIVEN) | set(HOMOPHONE_POOL) | {s for s, _ in SURNAMES if len(s) == 1})
+    )
 
 
 class Builder:

@@ -8,7 +8,6 @@ from functools import lru_cache
 
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db.models import Q
-from pypinyin import lazy_pinyin
 
 from xueji import clock
 from xueji.accounts.models import User
@@ -24,7 +23,8 @@ from xueji.exchange.synthetic import GIVEN
 from xueji.schools.rules import grade_allowed
 from xueji.students import identity
 from xueji.students.models import Student
-from xueji.students.services import student_register
+from xueji.students.names import homophones
+from xueji.students.services import registration_view, student_register
 from xueji.verification.models import Campaign
 from xueji.verification.services import campaign_open
 
@@ -134,15 +134,7 @@ def _campaign(province_user: User) -> list[str]:
 @lru_cache(maxsize=1)
 def _homophones() -> dict[str, str]:
     """Given-name characters of the demo → another one read alike (涵/寒, 轩/宣)."""
-    by_reading: dict[str, list[str]] = {}
-    for char in dict.fromkeys(GIVEN):
-        by_reading.setdefault(lazy_pinyin(char)[0], []).append(char)
-    return {
-        char: group[(index + 1) % len(group)]
-        for group in by_reading.values()
-        if len(group) > 1
-        for index, char in enumerate(group)
-    }
+    return {char: alike[0] for char, alike in homophones(GIVEN).items()}
 
 
 def _homophone(name: str) -> str:
@@ -165,7 +157,7 @@ def _duplicates(school_user: User) -> list[str]:
     school = school_user.unit.school
     enrolled = (
         StatusRecord.objects.filter(state=StatusState.ENROLLED)
-        .select_related("student")
+        .select_related("student", "school")
         .order_by("pk")
     )
     own = list(enrolled.filter(school=school)[:200])
@@ -186,20 +178,16 @@ def _duplicates(school_user: User) -> list[str]:
     for record, name in picked:
         student: Student = record.student
         guardian = student.guardians.exclude(id_key=None).order_by("pk").first()
-        data = {
+        # The first record's data, at the demo school, under ``name``, without the ID.
+        data = registration_view(student, record) | {
             "school_code": school.code,
             "name": name,
-            "sex": student.sex,
-            "birth_date": student.birth_date.isoformat(),
-            "ethnicity": student.ethnicity,
-            "nationality": student.nationality,
+            "name_pinyin": "",
             "id_type": "",
             "id_number": "",
-            "grade": record.grade,
+            "id_valid_until": "",
             "class_name": "1班",
             "entry_date": clock.today().strftime("%Y-%m"),
-            "entry_mode": "1",
-            "birthplace_code": student.birthplace_code,
             "left_behind": "否",
         }
         if guardian is not None:

@@ -6,6 +6,7 @@ extension B and beyond) must come back byte for byte.
 """
 
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 from django.utils.translation import gettext as _
@@ -186,3 +187,17 @@ def name_key(name: str) -> str:
     Homophone characters (张伟/章伟) and variant forms share a key.
     """
     return "".join(ch for ch in name_pinyin(name).lower() if ch.isalnum() or ch == "?")
+
+
+def homophones(chars: Iterable[str]) -> dict[str, list[str]]:
+    """Each of ``chars`` → the others among them read alike (toneless pinyin: 涵/寒/含),
+    for characters that have any."""
+    by_reading: dict[str, list[str]] = {}
+    for char in dict.fromkeys(chars):
+        by_reading.setdefault(lazy_pinyin(char, style=Style.NORMAL)[0], []).append(char)
+    return {
+        char: [other for other in group if other != char]
+        for group in by_reading.values()
+        if len(group) > 1
+        for char in group
+    }

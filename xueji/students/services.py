@@ -606,7 +606,7 @@ _COUPLED = (
 )
 
 
-def _registration_view(student: Student, record: StatusRecord) -> dict:
+def registration_view(student: Student, record: StatusRecord) -> dict:
     """The student's stored basic data in the shape ``clean_registration`` reads."""
 
     def iso(value) -> str:
@@ -696,7 +696,7 @@ def student_correct(*, actor, student_id: int, changes: dict, reason: str) -> St
         record = record_lock(student_id=student.pk)
         _refuse_unchangeable(record)
         locked = Student.objects.select_for_update().get(pk=student.pk)
-        stored = _registration_view(locked, record)
+        stored = registration_view(locked, record)
         data = {**stored, **{k: "" if v is None else v for k, v in changes.items()}}
         if "name" in changes and "name_pinyin" not in changes:
             data["name_pinyin"] = ""  # recomputed from the corrected name

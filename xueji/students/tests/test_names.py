@@ -2,7 +2,7 @@
 
 import importlib
 
-from xueji.students.names import name_key, name_pinyin, unread_token
+from xueji.students.names import homophones, name_key, name_pinyin, unread_token
 
 # Characters of CJK extension B without a pinyin reading in pypinyin's dictionary.
 UNREAD = ("𠇔", "𡘙", "𠈌")
@@ -49,3 +49,13 @@ def test_migration_rekeys_only_names_with_unread_characters(make_student):
     # then
     assert Student.objects.get(pk=rare.pk).name_key == "wang" + unread_token("𠇔")
     assert Student.objects.get(pk=plain.pk).name_key == plain_key == "lixiaolong"
+
+
+def test_homophones_group_characters_read_alike():
+    assert homophones("子梓涵寒含伟") == {
+        "子": ["梓"],
+        "梓": ["子"],
+        "涵": ["寒", "含"],
+        "寒": ["涵", "含"],
+        "含": ["涵", "寒"],
+    }
