@@ -3,7 +3,9 @@
 People are drawn like the demo generator's (``xueji.exchange.synthetic``): surnames at
 their census frequencies, given names of one or two characters, a few rare characters,
 resident IDs carrying the birthplace and birth date with a valid check character, 2 % of
-students without an ID (L numbers) or with a passport or permit, one guardian each.
+students without an ID (L numbers) or with a passport or permit. Each child has a father
+and a mother with resident IDs; a record lists both 80 % of the time, the father only 10 %,
+the mother only 7 %, neither 3 %.
 
 Then, for ``duplicate_share`` of the registry, the same person is registered a second
 time, as happens in practice — never with the same ID (the registry refuses a second
@@ -17,14 +19,22 @@ document:
   three times in ten with the name written in capital pinyin as on the document;
 - ``temporary``: a temporary L number next to the formal G one.
 
-The second record keeps the guardian 80 % of the time (10 %: the other parent, 10 %: none),
-sits at a school of the same county 40 %, of the same province 35 %, elsewhere 25 %, and
-keeps the birthplace 95 % of the time.
+The second record lists both parents 55 % of the time, the father only 25 %, the mother
+only 10 %, neither 10 % (so it shares no guardian with the first when each lists another
+parent, or either lists none); it sits at a school of the same county 40 %, of the same
+province 35 %, elsewhere 25 %, and keeps the birthplace 95 % of the time.
+
+The latest semester confirmation (核准) marked every record: present 97 %, absent 2 %
+(dropped out, left), not marked 1 %. For a person registered twice, the child is at one of
+the two schools (the second one 70 % of the time), which marks the child present; the other
+school marks its record absent 80 % of the time, present 12 % (a clerk who confirmed the
+whole roll), leaves it unmarked 8 %. ``Registry.without_attendance()`` gives the same
+registry before any campaign.
 
 Hard negatives stand beside them: twins (``twin_share`` of people: same surname, birth
 date, guardian, birthplace and school, half of them sharing a given-name character) and
-brothers and sisters (``sibling_share``: same surname, guardian and birthplace). They are
-different people and must not be linked.
+brothers and sisters (``sibling_share``: same surname, parents and birthplace). They are
+different people and must not be linked; each is confirmed present or absent on its own.
 
 ID numbers are generated but not stored: the registry rows carry their blind indexes
 (``id_key``), which is all the duplicate checks read; ``id_number`` stays empty.
@@ -32,7 +42,7 @@ ID numbers are generated but not stored: the registry rows carry their blind ind
 
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from xueji.exchange.synthetic import GIVEN, RARE, SURNAMES, _weighted_surnames
@@ -40,6 +50,9 @@ from xueji.students.names import homophones, name_pinyin
 from xueji.students.rules import IdType, j_number, l_number, resident_id_check_char
 
 KINDS = ("typo", "homophone", "swapped", "two_ids", "temporary")
+# Which parents a record lists: (both, father only, mother only); the rest list none.
+FIRST_LISTING = (0.80, 0.10, 0.07)
+SECOND_LISTING = (0.55, 0.25, 0.10)
 # Characters that sound like a name character (extra to GIVEN and the surnames), so that
 # most characters have a homophone to be mistaken for.
 HOMOPHONE_POOL = (
@@ -66,7 +79,9 @@ class Person:
     number_kind: str
     number: str
     school: int  # index into the plan's schools
-    guardian_number: str
+    parents: tuple[str, str]  # the father's and the mother's ID numbers (the family)
+    guardians: tuple[str, ...]  # the ones the record lists
+    attendance: str = ""  # latest confirmation: "present", "absent", "" (not marked)
 
 
 @dataclass
@@ -90,6 +105,11 @@ class Registry:
     schools: list[SchoolSlot]
     # (smaller id, larger id) → duplicate kind, for every pair of records of one person.
     planted: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    def without_attendance(self) -> "Registry":
+        """The same records before any confirmation campaign (no marks)."""
+        people = [replace(p, attendance="") for p in self.people]
+        return Registry(people=people, schools=self.schools, planted=self.planted)
 
     def counts(self) -> dict[str, int]:
         result: dict[str, int] = {}
@@ -195,7 +215,8 @@ class Builder:
         born: date,
         birthplace: str,
         school: int,
-        guardian: str,
+        parents: tuple[str, str],
+        guardians: tuple[str, ...],
         document: str,
     ) -> Person:
         """``document``: "G" (resident ID), "J" (passport or permit), "L" (none yet)."""
@@ -217,10 +238,38 @@ class Builder:
             number_kind=document,
             number=self._number(document, school, born, id_number),
             school=school,
-            guardian_number=guardian,
+            parents=parents,
+            guardians=guardians,
         )
         self.next_id += 1
         return record
+
+    def _listed(
+        self, parents: tuple[str, str], shares: tuple[float, float, float]
+    ) -> tuple[str, ...]:
+        """The parents a record lists: both, the father, the mother (``shares``), or none."""
+        roll = self.rng.random()
+        both, father, mother = shares
+        if roll < both:
+            return parents
+        if roll < both + father:
+            return parents[:1]
+        if roll < both + father + mother:
+            return parents[1:]
+        return ()
+
+    def _parents(self, born: date, birthplace: str) -> tuple[str, str]:
+        rng = self.rng
+        father_born = date(
+            born.year - rng.randrange(24, 40), rng.randrange(1, 13), rng.randrange(1, 28)
+        )
+        mother_born = date(
+            born.year - rng.randrange(22, 38), rng.randrange(1, 13), rng.randrange(1, 28)
+        )
+        return (
+            self._resident_id(birthplace, father_born, "1"),
+            self._resident_id(birthplace, mother_born, "2"),
+        )
 
     def first_record(self) -> Person:
         rng = self.rng
@@ -231,10 +280,7 @@ class Builder:
         birthplace = home if rng.random() < 0.85 else rng.choice(self.counties)
         roll = rng.random()
         document = "G" if roll >= 0.02 else ("L" if roll < 0.012 else "J")
-        father_born = date(
-            born.year - rng.randrange(24, 40), rng.randrange(1, 13), rng.randrange(1, 28)
-        )
-        guardian = self._resident_id(birthplace, father_born, "1")
+        parents = self._parents(born, birthplace)
         person = self.next_person
         self.next_person += 1
         return self._record(
@@ -245,7 +291,8 @@ class Builder:
             born=born,
             birthplace=birthplace,
             school=school,
-            guardian=guardian,
+            parents=parents,
+            guardians=self._listed(parents, FIRST_LISTING),
             document=document,
         )
 
@@ -270,7 +317,8 @@ class Builder:
             born=of.birth_date,
             birthplace=of.birthplace_code,
             school=of.school,
-            guardian=of.guardian_number,
+            parents=of.parents,
+            guardians=of.guardians,
             document=of.number_kind if of.number_kind != "J" else "G",
         )
 
@@ -289,7 +337,8 @@ class Builder:
             born=born,
             birthplace=of.birthplace_code,
             school=self._school_in(county),
-            guardian=of.guardian_number,
+            parents=of.parents,
+            guardians=self._listed(of.parents, FIRST_LISTING),
             document="G" if rng.random() >= 0.02 else "L",
         )
 
@@ -334,15 +383,6 @@ class Builder:
             document = "L"
         else:
             document = "L" if rng.random() < 0.7 else "J"
-        roll = rng.random()
-        guardian = of.guardian_number
-        if roll >= 0.9:
-            guardian = ""
-        elif roll >= 0.8:
-            mother_born = date(
-                born.year - rng.randrange(22, 38), rng.randrange(1, 13), rng.randrange(1, 28)
-            )
-            guardian = self._resident_id(of.birthplace_code, mother_born, "2")
         county = self.schools[of.school].area_code
         roll = rng.random()
         if roll < 0.4:
@@ -361,9 +401,22 @@ class Builder:
             born=born,
             birthplace=of.birthplace_code if rng.random() >= 0.05 else "",
             school=school,
-            guardian=guardian,
+            parents=of.parents,
+            guardians=self._listed(of.parents, SECOND_LISTING),
             document=document,
         )
+
+    def confirm(self, person: Person) -> None:
+        """The latest campaign's mark of a record of someone registered once."""
+        roll = self.rng.random()
+        person.attendance = "present" if roll < 0.97 else ("absent" if roll < 0.99 else "")
+
+    def confirm_pair(self, first: Person, second: Person) -> None:
+        """One person, two records: present where the child is, mostly absent elsewhere."""
+        here, stale = (second, first) if self.rng.random() < 0.7 else (first, second)
+        here.attendance = "present"
+        roll = self.rng.random()
+        stale.attendance = "absent" if roll < 0.8 else ("present" if roll < 0.92 else "")
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -394,20 +447,25 @@ def build(
     planted: dict[tuple[int, int], str] = {}
     candidates = _cycle(rng, people)
     made = 0
+    for person in people:
+        builder.confirm(person)
     while made < duplicates:
         kind = KINDS[made % len(KINDS)]
         of = next(candidates)
         record = builder.duplicate(of, kind)
         if record is None:
             continue
+        builder.confirm_pair(of, record)
         extra.append(record)
         made += 1
     for _ in range(twins):
         of = next(candidates)
         extra.append(builder.twin(of))
+        builder.confirm(extra[-1])
     for _ in range(siblings):
         of = next(candidates)
         extra.append(builder.sibling(of))
+        builder.confirm(extra[-1])
     everyone = people + extra
     # New ids in a random order, so that neither side of a pair is always the lower id.
     ids = [p.id for p in everyone]

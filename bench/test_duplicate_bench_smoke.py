@@ -28,6 +28,13 @@ def test_duplicate_benchmark_links_the_planted_pairs_and_reports_figures():
     assert duckdb["true_positives"] + duckdb["false_positives"] == duckdb["found"]
     assert duckdb["recall"] >= 0.8
     assert set(duckdb["recall_by_kind"]) == {"typo", "homophone", "swapped", "two_ids", "temporary"}
+    # The same registry before any campaign, and with m from another registry's pairs.
+    no_campaign, trained = result["duckdb_no_campaign"], result["duckdb_trained"]
+    assert no_campaign["records"] == trained["records"] == 3000
+    assert no_campaign["planted"] == trained["planted"] == 30
+    assert trained["train_pairs"] == 200 and trained["train_records"] == 20_000
+    assert "given_one_char" in trained["m"] and "id_differs" not in trained["m"]
+    assert trained["recall"] >= 0.8
     online = result["online"]
     assert online["samples"]["planted"]["checked"] == 30
     assert online["samples"]["other"]["checked"] == 40
@@ -65,6 +72,8 @@ def test_docs_section_is_replaced_and_other_sections_stay(tmp_path):
             "samples": {"planted": {"checked": 10}, "other": {"checked": 10}},
         },
         "duckdb": linked,
+        "duckdb_no_campaign": linked,
+        "duckdb_trained": {**linked, "train_pairs": 100, "train_seconds": 3.0},
         "spark": {
             **linked,
             "same_pairs_as_duckdb": True,
@@ -81,4 +90,6 @@ def test_docs_section_is_replaced_and_other_sections_stay(tmp_path):
     assert "## Import benchmark\n\nits figures" in text
     assert len(duplicate_bench.read_entries(text)) == 2
     assert "same pairs as DuckDB" in text
+    assert "before any confirmation campaign" in text
+    assert "trained on 100 pairs of another registry" in text
     assert "targets met" in text

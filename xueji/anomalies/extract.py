@@ -2,9 +2,10 @@
 
 Only what the comparison needs leaves the database: names, birth date, sex, the blind
 index of the ID (``id_key``, never the decrypted number — and not the student number
-either, since a G number is the ID itself), the first guardian's blind index, the
-school's area and the birthplace. Cancelled records (注销, a duplicate already removed)
-are left out.
+either, since a G number is the ID itself), the blind indexes of every guardian's ID, the
+school's area, the birthplace, and the mark of the latest semester confirmation (核准)
+that covered the record. Cancelled records (注销, a duplicate already removed) are left
+out.
 
 The rows come through a chunked (server-side on PostgreSQL) cursor and become Arrow
 record batches, which DuckDB reads in place and Spark takes as a DataFrame.
@@ -12,7 +13,7 @@ record batches, which DuckDB reads in place and Spark takes as a DataFrame.
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +22,8 @@ from django.db import connection
 from xueji.enrolment.models import StatusRecord
 from xueji.enrolment.rules import StatusState
 from xueji.students.models import Guardian, Student
+from xueji.verification.models import Campaign, RollMark
+from xueji.verification.rules import Mark
 
 from .names import name_features
 
@@ -38,7 +41,14 @@ class RegistryRow(NamedTuple):
     number_kind: str
     area_code: str
     province_code: str
-    guardian_key: str | None
+    # Blind indexes of the guardians' IDs, in the order they were entered.
+    guardian_keys: tuple[str, ...] = ()
+    # The latest confirmation campaign's mark for the record: "present" (data wrong
+    # counts: the student is there), "absent", or None (not marked, or no campaign yet).
+    attendance: str | None = None
+    # The school of the status record (two records both confirmed present at one school
+    # are two children).
+    school_id: int | None = None
 
 
 SCHEMA = pa.schema(
@@ -62,7 +72,9 @@ SCHEMA = pa.schema(
         ("sex", pa.string()),
         ("id_type", pa.string()),
         ("id_key", pa.string()),
-        ("guardian_key", pa.string()),
+        ("guardian_keys", pa.list_(pa.string())),
+        ("attendance", pa.string()),
+        ("school_id", pa.int64()),
         ("number_kind", pa.string()),
         ("area_code", pa.string()),
         ("province_code", pa.string()),
@@ -109,6 +121,8 @@ def to_batch(rows: Iterable[RegistryRow]) -> pa.RecordBatch:
         areas,
         provinces,
         guardians,
+        attendance,
+        school_ids,
     ) = (list(column) for column in zip(*rows, strict=True))
     features = {name: name_features(name) for name in set(names)}
     dates = {value: _as_date(value) for value in set(born_values)}
@@ -139,7 +153,12 @@ def to_batch(rows: Iterable[RegistryRow]) -> pa.RecordBatch:
             type=pa.string(),
         ),
         "id_key": pa.array(_blanks_to_none(id_keys), type=pa.string()),
-        "guardian_key": pa.array(_blanks_to_none(guardians), type=pa.string()),
+        # No guardian with an ID: null, not an empty list (Splink's null level).
+        "guardian_keys": pa.array(
+            [list(keys) if keys else None for keys in guardians], type=pa.list_(pa.string())
+        ),
+        "attendance": pa.array(_blanks_to_none(attendance), type=pa.string()),
+        "school_id": pa.array(school_ids, type=pa.int64()),
         "number_kind": pa.array(kinds, type=pa.string()),
         "area_code": pa.array(_blanks_to_none(areas), type=pa.string()),
         "province_code": pa.array(_blanks_to_none(provinces), type=pa.string()),
@@ -162,18 +181,32 @@ def _batches(rows: Iterator[RegistryRow], chunk_rows: int) -> Iterator[pa.Record
 
 
 def registry_sql(*, limit: int | None = None) -> str:
-    """One row per student: the student, its status record, its first guardian's key."""
+    """One row per student: the student, its status record, its guardians' keys (joined
+    by commas) and its mark in the latest confirmation campaign that listed it."""
     student = Student._meta.db_table
     record = StatusRecord._meta.db_table
     guardian = Guardian._meta.db_table
-    # The first guardian with an ID, by insertion order; a correlated lookup on the
-    # student foreign key's index, cheaper than grouping the whole guardian table.
+    mark, campaign = RollMark._meta.db_table, Campaign._meta.db_table
+    # Guardians in the order entered: PostgreSQL orders inside the aggregate; SQLite
+    # (before 3.44) has no ORDER BY there and concatenates in the subquery's order.
+    aggregate = (
+        "string_agg(k.id_key, ',' ORDER BY k.id)"
+        if connection.vendor == "postgresql"
+        else "group_concat(k.id_key, ',')"
+    )
+    # Correlated lookups on the student foreign keys' indexes, cheaper than grouping the
+    # whole guardian and mark tables. Blind indexes are hexadecimal: no comma inside.
     sql = f"""
         SELECT s.id, s.name, s.sex, s.birth_date, s.birthplace_code, s.id_type, s.id_key,
                s.number_kind, r.area_code, r.province_code,
-               (SELECT g.id_key FROM {guardian} g
-                 WHERE g.student_id = s.id AND g.id_key IS NOT NULL
-                 ORDER BY g.id LIMIT 1)
+               (SELECT {aggregate} FROM (
+                    SELECT g.id, g.id_key FROM {guardian} g
+                     WHERE g.student_id = s.id AND g.id_key IS NOT NULL
+                     ORDER BY g.id) k),
+               (SELECT m.mark FROM {mark} m JOIN {campaign} c ON c.id = m.campaign_id
+                 WHERE m.student_id = s.id
+                 ORDER BY c.opened_at DESC, c.id DESC LIMIT 1),
+               r.school_id
           FROM {student} s
           LEFT JOIN {record} r ON r.student_id = s.id
          WHERE r.state IS NULL OR r.state <> '{StatusState.CANCELLED.value}'
@@ -182,6 +215,21 @@ def registry_sql(*, limit: int | None = None) -> str:
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return sql
+
+
+# The latest mark → what it says of the student's presence.
+_ATTENDANCE = {
+    Mark.PRESENT.value: "present",
+    # "Data wrong": the student is there, the record needs a correction.
+    Mark.DATA_WRONG.value: "present",
+    Mark.ABSENT.value: "absent",
+}
+
+
+def _registry_row(row: tuple[Any, ...]) -> RegistryRow:
+    *head, guardians, latest_mark, school_id = row
+    keys = tuple(guardians.split(",")) if guardians else ()
+    return RegistryRow._make((*head, keys, _ATTENDANCE.get(latest_mark or ""), school_id))
 
 
 def registry_table(
@@ -201,7 +249,7 @@ def registry_table(
             chunk = cursor.fetchmany(chunk_rows)
             if not chunk:
                 break
-            batches.append(to_batch(RegistryRow(*row) for row in chunk))
+            batches.append(to_batch(_registry_row(row) for row in chunk))
             done += len(chunk)
             if progress:
                 progress(done)

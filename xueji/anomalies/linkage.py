@@ -47,6 +47,28 @@ DEFAULT_THRESHOLD: float = LINKAGE_DEFAULTS["ANOMALY_LINKAGE_THRESHOLD"]
 # calibration.
 EXPECTED_DUPLICATE_SHARE = 0.01
 BACKENDS = ("duckdb", "spark")
+# Levels whose m and u are set by rule, not estimated: they say "two people" nearly for
+# certain, and no sample of verdicts holds enough of them to measure how rarely a
+# duplicate shows them.
+FIXED_LEVELS = frozenset({"id_differs", "attendance_present_same_school"})
+# Labelled pairs count against the built-in m as if it came from this many pairs: a level
+# the labels never show keeps a share of its built-in m instead of dropping to zero.
+M_PRIOR_PAIRS = 50
+# Levels whose u follows from the registry's size rather than from random pairs.
+DERIVED_U = frozenset({"guardian_same_born"})
+# Twin pairs per child (twins are about 1.2 % of births) and the birth dates a school
+# registry spans (ages 6 to 18): how often two children born the same day are twins.
+TWIN_PAIR_SHARE = 0.006
+BIRTH_DAYS = 13 * 365
+
+
+def _twin_share_u(records: int) -> float:
+    """The share of pairs born the same day that are twins, in a registry of ``records``:
+    twin pairs (``TWIN_PAIR_SHARE`` × records) over same-day pairs (records² / 2 /
+    ``BIRTH_DAYS``); at most the sibling level's 0.003 (a small registry)."""
+    same_day_pairs = max(records * records / 2 / BIRTH_DAYS, 1.0)
+    return min(TWIN_PAIR_SHARE * records / same_day_pairs, 0.003)
+
 
 # Reason codes (stable, stored with findings later) and their text for people
 # (marked for translation here, translated by ``reason_text``).
@@ -63,7 +85,9 @@ REASONS: dict[str, str] = {
     "birth_date_year": gettext_noop("出生月日相同（年不同）"),
     "sex_same": gettext_noop("性别相同"),
     "id_same": gettext_noop("身份证件号相同"),
-    "guardian_same": gettext_noop("监护人身份证件号相同"),
+    "guardian_same_born": gettext_noop("有相同的监护人身份证件号，出生日期相同"),
+    "guardian_same": gettext_noop("有相同的监护人身份证件号"),
+    "attendance_absent": gettext_noop("最近一次学期核准中有一条记录标记为“缺”"),
     "birthplace_same": gettext_noop("出生地相同"),
     "area_same": gettext_noop("学校在同一县区"),
     "area_province": gettext_noop("学校在同一省份"),
@@ -97,18 +121,26 @@ class LinkageResult:
 # -- the model --------------------------------------------------------------------------------
 
 
-def comparisons(u_estimates: dict[str, float] | None = None) -> list[Any]:
+def comparisons(
+    u_estimates: dict[str, float] | None = None,
+    m_estimates: dict[str, float] | None = None,
+    derived_u: dict[str, float] | None = None,
+) -> list[Any]:
     """The comparisons, each level with its m (share among duplicates) and u (share among
     other pairs), named by a key (a reason code where the level is evidence for a match).
-    ``u_estimates`` (key → u, from ``estimate_u``) replaces the built-in u values."""
+    ``u_estimates`` (key → u, from ``estimate_u``) and ``m_estimates`` (key → m, from
+    ``estimate_m``) replace the built-in values; the levels in ``FIXED_LEVELS`` keep
+    theirs, and ``derived_u`` (from the registry's size, ``settings_for``) sets the u of
+    the levels in ``DERIVED_U``, which sampling random pairs cannot measure."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import ColumnExpression
 
     def _level(creator: Any, *, m: float, u: float, key: str, tf: str | None = None) -> Any:
+        fixed = key in FIXED_LEVELS
         options: dict[str, Any] = {
-            "m_probability": m,
-            "u_probability": (u_estimates or {}).get(key, u),
+            "m_probability": m if fixed else (m_estimates or {}).get(key, m),
+            "u_probability": u if fixed or key in DERIVED_U else (u_estimates or {}).get(key, u),
             "label_for_charts": key,
         }
         if tf:
@@ -185,21 +217,77 @@ def comparisons(u_estimates: dict[str, float] | None = None) -> list[Any]:
             # Same kind, different numbers: two people (twins), or one person with two
             # household registrations (重复户口: rare, and found by the police's own
             # checks). The registry refuses a second record for one ID, so duplicates come
-            # without an ID or under another document. The weight (log2 m/u ≈ -16.6)
-            # outweighs what twins share besides (surname, birth date, guardian,
-            # birthplace, school: about +38), which no name similarity may undo.
-            _level(cll.ElseLevel(), m=1e-5, u=0.999999, key="id_differs"),
+            # without an ID or under another document. The weight (log2 m/u ≈ -30) is
+            # decisive, like the rule it stands for: it outweighs all that twins share
+            # besides (surname, birth date, guardians, birthplace, school, and one of them
+            # absent at confirmation: up to about +45).
+            _level(cll.ElseLevel(), m=1e-9, u=0.999999, key="id_differs"),
         ],
     )
     guardian = cl.CustomComparison(
         output_column_name="guardian",
         comparison_levels=[
-            cll.NullLevel("guardian_key"),
-            # Brothers and sisters share a guardian too: u is set well above the share of
-            # random pairs that are siblings, since siblings also share surname and area.
-            _level(cll.ExactMatchLevel("guardian_key"), m=0.85, u=0.003, key="guardian_same"),
-            # The other parent registered the child.
-            _level(cll.ElseLevel(), m=0.15, u=0.999, key="guardian_differs"),
+            cll.NullLevel("guardian_keys"),
+            # A guardian in common (the father on one record, both parents on the other)
+            # and the same birth date (or its day/month swap). Fellegi-Sunter multiplies
+            # this level's u by the birth date's, so u is the share of pairs born the same
+            # day that share a guardian: twins, a fixed share of children, while strangers
+            # born the same day grow with the registry (``_twin_share_u``).
+            _level(
+                cll.And(
+                    cll.ArrayIntersectLevel("guardian_keys", 1),
+                    cll.Or(
+                        cll.ExactMatchLevel("birth_date"), cll.ExactMatchLevel("birth_date_pair")
+                    ),
+                ),
+                m=0.85,
+                u=(derived_u or {}).get("guardian_same_born", 0.003),
+                key="guardian_same_born",
+            ),
+            # A guardian in common, born on other days: brothers and sisters. u is set well
+            # above the share of random pairs that are siblings, since siblings also share
+            # surname, birthplace and area.
+            _level(
+                cll.ArrayIntersectLevel("guardian_keys", 1), m=0.03, u=0.003, key="guardian_same"
+            ),
+            # Registered again by someone not on the first record.
+            _level(cll.ElseLevel(), m=0.12, u=0.997, key="guardian_differs"),
+        ],
+    )
+    # The latest semester confirmation (核准): a duplicate record is the one its school
+    # marks absent (the student is at the other school); two people are both present.
+    # "One absent" comes before the null level: the second record is often registered
+    # after the campaign, and the first one's absence still counts.
+    attendance = cl.CustomComparison(
+        output_column_name="attendance",
+        comparison_levels=[
+            _level(
+                cll.Or(
+                    cll.LiteralMatchLevel("attendance", "absent", "string", "left"),
+                    cll.LiteralMatchLevel("attendance", "absent", "string", "right"),
+                ),
+                m=0.75,
+                u=0.04,
+                key="attendance_absent",
+            ),
+            cll.NullLevel("attendance"),
+            # Both confirmed present by one school: the school has attested two children
+            # (Art. 25: each record checked against a real student), and one child on
+            # its roll twice is marked "data wrong" or absent there. Decisive, like two
+            # IDs of one type (log2 m/u ≈ -30): twins without an ID share everything else
+            # (surname, birth date, guardians, birthplace, school), and nothing else in
+            # the records tells a twin from a child whose one-character given name was
+            # mistyped.
+            _level(
+                cll.And(
+                    cll.LiteralMatchLevel("attendance", "present", "string", "both"),
+                    cll.ExactMatchLevel("school_id"),
+                ),
+                m=1e-9,
+                u=0.9,
+                key="attendance_present_same_school",
+            ),
+            _level(cll.ElseLevel(), m=0.25, u=0.96, key="attendance_present"),
         ],
     )
     birthplace = cl.CustomComparison(
@@ -225,7 +313,7 @@ def comparisons(u_estimates: dict[str, float] | None = None) -> list[Any]:
             _level(cll.ElseLevel(), m=0.2, u=0.88, key="area_other"),
         ],
     )
-    return [surname, given, birth_date, sex, id_document, guardian, birthplace, area]
+    return [surname, given, birth_date, sex, id_document, guardian, attendance, birthplace, area]
 
 
 def blocking_rules() -> list[Any]:
@@ -243,7 +331,7 @@ def blocking_rules() -> list[Any]:
         # Swapped day and month with a name error in the given name.
         block_on("birth_date_pair", "surname_key"),
         # The same guardian (brothers and sisters come in too, and are scored apart).
-        block_on("guardian_key"),
+        block_on("guardian_keys", arrays_to_explode=["guardian_keys"]),
         # The same ID: impossible inside one registry, possible across merged ones.
         block_on("id_key"),
     ]
@@ -260,7 +348,11 @@ def settings_for(records: int, *, model: dict[str, Any] | None = None) -> Any:
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
-        comparisons=comparisons((model or {}).get("u")),
+        comparisons=comparisons(
+            (model or {}).get("u"),
+            (model or {}).get("m"),
+            {"guardian_same_born": _twin_share_u(records)},
+        ),
         blocking_rules_to_generate_predictions=blocking_rules(),
         probability_two_random_records_match=min(expected / pairs, 0.5),
         retain_matching_columns=False,
@@ -533,3 +625,70 @@ def estimate_u(table: pa.Table, *, seed: int = 20251, max_pairs: float = 1e7) ->
             if not level.get("is_null_level") and u is not None:
                 estimated[level["label_for_charts"]] = float(u)
     return {"u": estimated, "seed": seed, "max_pairs": max_pairs, "records": table.num_rows}
+
+
+def estimate_m(
+    table: pa.Table, pairs: Iterable[tuple[int, int]], *, model: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Estimate the m probabilities from ``pairs`` of records known to be one person (the
+    reviewers' merges, a clerical sample), both ids in ``table``. Returns ``model`` (or a
+    new one) with ``"m"``: {level key: m}. Each comparison's shares among the pairs are
+    smoothed towards the built-in m (``M_PRIOR_PAIRS``); ``FIXED_LEVELS`` keep theirs."""
+    from splink import Linker
+
+    labels = sorted({(min(a, b), max(a, b)) for a, b in pairs if a != b})
+    if not labels:
+        raise ValueError("no labelled pairs to estimate m from")
+    db_api = _database_api("duckdb")
+    try:
+        linker = Linker(
+            db_api.register(table),
+            settings_for(table.num_rows, model=model),
+            log_level=logging.WARNING,
+        )
+        built_in = _level_probabilities(linker.misc.save_model_to_json(), "m_probability")
+        label_table = pa.table(
+            {
+                "source_dataset_l": ["__splink__input_table_0"] * len(labels),
+                "unique_id_l": pa.array([a for a, _ in labels], type=pa.int64()),
+                "source_dataset_r": ["__splink__input_table_0"] * len(labels),
+                "unique_id_r": pa.array([b for _, b in labels], type=pa.int64()),
+            }
+        )
+        registered = linker.table_management.register_table(
+            label_table, "__xueji_labels", overwrite=True
+        )
+        linker.training.estimate_m_from_pairwise_labels(registered)
+        measured = _level_probabilities(linker.misc.save_model_to_json(), "m_probability")
+    finally:
+        _release(db_api, "duckdb")
+    estimated: dict[str, float] = {}
+    n = len(labels)
+    for comparison, levels in measured.items():
+        prior = built_in[comparison]
+        if levels == prior:
+            continue  # no labelled pair reaches the comparison (all null): keep it
+        # Splink leaves a level the labels never reach at its built-in m; the shares are
+        # renormalised, so such a level keeps about its built-in weight.
+        shares = {key: value or 0.0 for key, value in levels.items()}
+        total = sum(shares.values()) or 1.0
+        for key, share in shares.items():
+            if key in FIXED_LEVELS:
+                continue
+            smoothed = (share / total * n + (prior.get(key) or 0.0) * M_PRIOR_PAIRS) / (
+                n + M_PRIOR_PAIRS
+            )
+            estimated[key] = round(smoothed, 6)
+    return {**(model or {}), "m": estimated, "m_pairs": n}
+
+
+def _level_probabilities(fitted: dict[str, Any], which: str) -> dict[str, dict[str, float]]:
+    """Comparison → {level key: probability} of its non-null levels."""
+    return {
+        comparison["output_column_name"]: {
+            level["label_for_charts"]: level.get(which)
+            for level in comparison["comparison_levels"]
+            if not level.get("is_null_level")
+        }
+        for comparison in fitted["comparisons"]
+    }

@@ -113,10 +113,11 @@ DEFAULTS: dict[str, Any] = {
     # A death must be cancelled within this many working days of the date of death.
     "ANOMALY_DEATH_WORKDAYS": 60,
     # The nightly linkage: pairs at or above this match probability become findings for
-    # people to review. 0.9, not 0.99: on the benchmark registry of 1,000,000 the findings
-    # at 0.9 are still 99 % true duplicates and hold 93 % of them, against 85 % at 0.99
-    # (docs/benchmarks.md).
-    "ANOMALY_LINKAGE_THRESHOLD": 0.9,
+    # people to review. The model is cautious (a shared guardian is discounted for
+    # brothers and sisters), so its probabilities run low: on the benchmark registry of
+    # 1,000,000 the pairs at 0.3 are still 99 % true duplicates and hold 99 % of them,
+    # against 98 % at 0.9 (docs/benchmarks.md).
+    "ANOMALY_LINKAGE_THRESHOLD": 0.3,
 }
 
 

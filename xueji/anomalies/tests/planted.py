@@ -46,7 +46,14 @@ def clean_rows(count: int = 300, *, seed: int = 5, first_id: int = 1) -> list[Re
                 number_kind="G",
                 area_code=county,
                 province_code=county[:2],
-                guardian_key=_id_key(f"guardian-{seed}-{student_id}"),
+                # Father and mother; one record in five lists the father only.
+                guardian_keys=(
+                    _id_key(f"father-{seed}-{student_id}"),
+                    *((_id_key(f"mother-{seed}-{student_id}"),) if student_id % 5 else ()),
+                ),
+                # Confirmed present at their school; one in ten not marked.
+                attendance="present" if student_id % 10 else None,
+                school_id=COUNTIES.index(county) + 1,
             )
         )
     return rows
@@ -54,7 +61,8 @@ def clean_rows(count: int = 300, *, seed: int = 5, first_id: int = 1) -> list[Re
 
 def plant_duplicates(rows: list[RegistryRow]) -> tuple[list[RegistryRow], set[tuple[int, int]]]:
     """A second record for some of ``rows``, three of each kind; returns the new rows and
-    the planted pairs (smaller id first)."""
+    the planted pairs (smaller id first). The first record of one pair of each kind is
+    marked absent in ``rows`` (its school's confirmation), the second present."""
     next_id = max(row.student_id for row in rows) + 1
     added: list[RegistryRow] = []
     pairs: set[tuple[int, int]] = set()
@@ -87,7 +95,7 @@ def plant_duplicates(rows: list[RegistryRow]) -> tuple[list[RegistryRow], set[tu
         elif len(by_kind["temporary"]) < 3:
             by_kind["temporary"].append(row)
     for kind, originals in by_kind.items():
-        for original in originals:
+        for index, original in enumerate(originals):
             name, born = original.name, original.birth_date
             id_type, id_key, number_kind = "", None, "L"
             if kind == "typo":
@@ -109,10 +117,17 @@ def plant_duplicates(rows: list[RegistryRow]) -> tuple[list[RegistryRow], set[tu
                     id_type=id_type,
                     id_key=id_key,
                     number_kind=number_kind,
-                    # Registered again at another school of the same province.
+                    # Registered again at another school of the same province, by the
+                    # mother (when the first record lists her) or by the father.
                     area_code=original.area_code[:4] + "99",
+                    school_id=99,
+                    guardian_keys=original.guardian_keys[-1:],
                 )
             )
+            if index == 0:
+                # The first school marks its record absent: the child is at the other.
+                added[-1] = added[-1]._replace(attendance="present")
+                rows[rows.index(original)] = original._replace(attendance="absent")
             pairs.add((original.student_id, next_id))
             next_id += 1
     return added, pairs

@@ -36,13 +36,13 @@ def test_the_command_prints_and_writes_the_duplicate_pair(make_student, tmp_path
     # then
     text = stdout.getvalue()
     assert "王梓涵" in text and "王梓函" in text
-    assert "监护人身份证件号相同" in text
+    assert "有相同的监护人身份证件号，出生日期相同" in text
     with out_path.open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert [(int(r["student_id_l"]), int(r["student_id_r"])) for r in rows] == [
         tuple(sorted((first.pk, again.pk)))
     ]
-    assert "guardian_same" in rows[0]["reasons"].split()
+    assert "guardian_same_born" in rows[0]["reasons"].split()
     assert float(rows[0]["probability"]) >= 0.99
 
 

@@ -1,6 +1,6 @@
 """The linkage input read from the registry: blind indexes, never ID numbers."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -8,12 +8,15 @@ from tests import factories
 from xueji.anomalies.extract import SCHEMA, registry_table
 from xueji.enrolment.models import StatusRecord
 from xueji.students import identity
+from xueji.students.models import Guardian
+from xueji.verification.models import Campaign, RollMark
+from xueji.verification.rules import CampaignState, Mark
 
 pytestmark = pytest.mark.django_db
 
 
 def test_each_record_becomes_one_row_with_keys_and_no_id_number(make_student, school):
-    """Student, record and first guardian in one row; cancelled records stay out."""
+    """Student, record and guardians in one row; cancelled records stay out."""
     # given
     guardian_number = factories.resident_id("440106", date(1985, 6, 1), "1")
     first = make_student(name="张子轩", born=date(2016, 4, 9), guardian_id_number=guardian_number)
@@ -44,7 +47,9 @@ def test_each_record_becomes_one_row_with_keys_and_no_id_number(make_student, sc
     assert (two["surname_key"], two["given_key"]) == ("zhang", "zixuan")
     assert one["id_key"] == first.id_key and one["id_type"] == "1"
     assert two["id_key"] is None and two["id_type"] is None and two["number_kind"] == "L"
-    assert one["guardian_key"] == two["guardian_key"] == identity.id_key("1", guardian_number)
+    assert one["guardian_keys"] == two["guardian_keys"] == [identity.id_key("1", guardian_number)]
+    assert one["attendance"] is None and two["attendance"] is None  # no campaign yet
+    assert one["school_id"] == two["school_id"] == school.pk
     assert one["birth_date"] == date(2016, 4, 9) and two["birth_date"] == date(2016, 9, 4)
     assert one["birth_date_pair"] == two["birth_date_pair"]
     assert (one["area_code"], one["province_code"]) == (school.area_code, school.province_code)
@@ -59,3 +64,68 @@ def test_limit_reads_the_first_students_only(make_student):
     table = registry_table(limit=2, chunk_rows=1)
 
     assert table.column("unique_id").to_pylist() == [s.pk for s in students[:2]]
+
+
+def test_every_guardian_with_an_id_is_a_key(make_student):
+    father = factories.resident_id("440106", date(1983, 3, 3), "1")
+    mother = factories.resident_id("440106", date(1985, 5, 5), "2")
+    student = make_student(guardian_id_number=father)
+    Guardian.objects.create(
+        student=student,
+        relation="52",
+        name="母亲",
+        id_type="1",
+        id_number="",
+        id_key=identity.id_key("1", mother),
+    )
+    Guardian.objects.create(student=student, relation="70", name="外祖母")  # no ID
+
+    (row,) = registry_table().to_pylist()
+
+    assert row["guardian_keys"] == [identity.id_key("1", father), identity.id_key("1", mother)]
+
+
+def _campaign(opened_at: datetime, *, semester: int) -> Campaign:
+    return Campaign.objects.create(
+        school_year=2025,
+        semester=semester,
+        title=f"2025-{semester}",
+        deadline=opened_at.date(),
+        state=CampaignState.CLOSED,
+        opened_at=opened_at,
+    )
+
+
+def test_attendance_is_the_latest_campaigns_mark(make_student, school):
+    """present and "data wrong" (the student is there) read as present; absent as
+    absent; not marked, or never in a campaign, as nothing."""
+    earlier = _campaign(datetime(2025, 10, 1, tzinfo=UTC), semester=1)
+    latest = _campaign(datetime(2026, 3, 1, tzinfo=UTC), semester=2)
+    marks = {
+        "present": ("absent", Mark.PRESENT),
+        "data_wrong": ("absent", Mark.DATA_WRONG),
+        "absent": ("present", Mark.ABSENT),
+        "unmarked": ("absent", Mark.UNMARKED),
+    }
+    students = {label: make_student(born=date(2016, 1, i + 1)) for i, label in enumerate(marks)}
+    never = make_student(born=date(2016, 2, 1))
+    for label, (before, now) in marks.items():
+        for campaign, mark in ((earlier, before), (latest, now)):
+            RollMark.objects.create(
+                campaign=campaign,
+                school=school,
+                student=students[label],
+                area_code=school.area_code,
+                province_code=school.province_code,
+                mark=mark,
+            )
+
+    rows = {row["unique_id"]: row["attendance"] for row in registry_table().to_pylist()}
+
+    assert {label: rows[student.pk] for label, student in students.items()} == {
+        "present": "present",
+        "data_wrong": "present",
+        "absent": "absent",
+        "unmarked": None,
+    }
+    assert rows[never.pk] is None

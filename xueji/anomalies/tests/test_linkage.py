@@ -34,7 +34,7 @@ def test_every_planted_duplicate_is_found_with_its_reasons():
     assert all(pair.probability >= linkage.DEFAULT_THRESHOLD for pair in result.pairs)
     assert sorted(result.clusters) == sorted(planted)
     reasons = {code for pair in result.pairs for code in pair.reasons}
-    assert {"birth_date_swapped", "given_one_char", "guardian_same"} <= reasons
+    assert {"birth_date_swapped", "given_one_char", "guardian_same_born"} <= reasons
     assert reasons & {"given_homophone", "surname_homophone"}
     assert all(linkage.reason_text(code) for code in reasons)
 
@@ -110,7 +110,8 @@ def test_twins_with_two_resident_ids_are_not_linked_but_the_same_child_without_i
         id_key=first.id_key[::-1],
     )
     first = first._replace(name=first.name[0] + "子涵")
-    again_without_id = twin._replace(id_type="", id_key=None, number_kind="L")
+    # Registered again after the last confirmation campaign: not marked yet.
+    again_without_id = twin._replace(id_type="", id_key=None, number_kind="L", attendance=None)
 
     # when
     twins = _probability_in_a_national_registry(first, twin)
@@ -119,3 +120,88 @@ def test_twins_with_two_resident_ids_are_not_linked_but_the_same_child_without_i
     # then
     assert twins < 0.5
     assert duplicate >= linkage.DEFAULT_THRESHOLD
+
+
+def test_two_records_confirmed_present_at_one_school_are_two_children():
+    """Twins without an ID (L numbers) share everything a mistyped re-registration
+    shares; the school confirming both present tells them apart. One of them absent at
+    that confirmation is what a second record looks like, and is linked."""
+    # given: the same child's record and an alike one at the same school
+    first = clean_rows(1)[0]._replace(id_type="", id_key=None, number_kind="L", school_id=7)
+    other = first._replace(student_id=first.student_id + 1, name=first.name[0] + "子轩")
+    first = first._replace(name=first.name[0] + "子涵")
+
+    # when
+    both_present = _probability_in_a_national_registry(
+        first._replace(attendance="present"), other._replace(attendance="present")
+    )
+    one_absent = _probability_in_a_national_registry(
+        first._replace(attendance="present"), other._replace(attendance="absent")
+    )
+    present_elsewhere = _probability_in_a_national_registry(
+        first._replace(attendance="present"),
+        other._replace(attendance="present", school_id=8),
+    )
+
+    # then
+    assert both_present < 0.01
+    assert one_absent >= linkage.DEFAULT_THRESHOLD
+    assert both_present < present_elsewhere < one_absent
+
+
+def test_any_guardian_in_common_counts_and_an_absence_is_a_reason():
+    """The first record lists both parents, the second only the mother; the first
+    record's school marked it absent."""
+    rows = clean_rows(40, seed=3)
+    first = rows[0]._replace(
+        guardian_keys=("father-key", "mother-key"), attendance="absent", school_id=1
+    )
+    again = first._replace(
+        student_id=1000,
+        id_type="",
+        id_key=None,
+        number_kind="L",
+        guardian_keys=("mother-key",),
+        attendance="present",
+        school_id=2,
+    )
+
+    result = linkage.run_linkage(to_table([first, again, *rows[1:]]), backend="duckdb")
+
+    assert [(pair.id_l, pair.id_r) for pair in result.pairs] == [(first.student_id, 1000)]
+    assert {"guardian_same_born", "attendance_absent"} <= set(result.pairs[0].reasons)
+
+
+def test_the_twin_share_of_same_day_pairs_falls_with_the_registry():
+    """u of "a guardian in common, born the same day": twins over pairs born the same
+    day, capped at the sibling level's u for a small registry."""
+    assert linkage._twin_share_u(1_000) == 0.003
+    national = linkage._twin_share_u(1_000_000)
+    assert national == pytest.approx(0.006 * 2 * 13 * 365 / 1_000_000)
+    assert linkage._twin_share_u(10_000_000) < national < linkage._twin_share_u(100_000)
+
+
+def test_m_estimated_from_labelled_pairs_moves_the_model_but_not_the_fixed_levels():
+    """estimate_m: each level's share among pairs known to be one person, smoothed
+    towards the built-in m; the rule levels keep theirs; linking with the model still
+    finds every pair."""
+    rows = clean_rows(300)
+    added, planted = plant_duplicates(rows)
+    table = to_table(rows + added)
+
+    model = linkage.estimate_m(table, planted)
+
+    m = model["m"]
+    assert model["m_pairs"] == len(planted) == 15
+    assert not linkage.FIXED_LEVELS & set(m)
+    # Three of fifteen pairs have swapped dates (built-in m 0.05): the share rises.
+    assert 0.05 < m["birth_date_swapped"] < 3 / 15
+    # Levels of one comparison still add up to one.
+    assert sum(m[k] for k in m if k.startswith("birth_date_")) == pytest.approx(1, abs=1e-4)
+    result = linkage.run_linkage(table, backend="duckdb", model=model)
+    assert planted <= {(pair.id_l, pair.id_r) for pair in result.pairs}
+
+
+def test_estimating_m_without_labelled_pairs_is_refused():
+    with pytest.raises(ValueError, match="no labelled pairs"):
+        linkage.estimate_m(to_table(clean_rows(10)), [])
