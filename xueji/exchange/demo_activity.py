@@ -1,7 +1,9 @@
 """Demo activity on top of the synthetic registry, so every demo account meets real work:
 transfers into the demo school waiting at the county, a suspension, a semester
-confirmation campaign, and children registered a second time (重复学籍) for the county's
-review queue. Everything goes through the same services as the pages."""
+confirmation campaign with the demo school's roll begun (two pupils marked absent, with
+the reason; the school signs off, and the empty-record check reads the marks, once the
+demo clerk has confirmed the rest), and children registered a second time (重复学籍) for
+the review queues. Everything goes through the same services as the pages."""
 
 from datetime import timedelta
 from functools import lru_cache
@@ -25,8 +27,9 @@ from xueji.students import identity
 from xueji.students.models import Student
 from xueji.students.names import homophones
 from xueji.students.services import registration_view, student_register
-from xueji.verification.models import Campaign
-from xueji.verification.services import campaign_open
+from xueji.verification.models import Campaign, RollMark
+from xueji.verification.rules import CampaignState, Mark
+from xueji.verification.services import campaign_open, roll_mark, roll_open
 
 # Grades never blocked by the default transfer rule (not an entry or a graduating grade).
 _MIDDLE_GRADES = ("12", "13", "14", "15", "22", "32")
@@ -43,6 +46,7 @@ def ensure_demo_activity() -> list[str]:
         created += _transfers_and_changes(school_user)
     if province_user is not None and not Campaign.objects.exists():
         created += _campaign(province_user)
+        created += _absences(school_user)
     if not Finding.objects.exists():
         created += _duplicates(school_user)
         created += _detect()
@@ -129,6 +133,33 @@ def _campaign(province_user: User) -> list[str]:
     except DomainError:
         return []
     return ["学期核准活动"]
+
+
+def _absences(school_user: User) -> list[str]:
+    """The demo school opens its roll and marks two pupils absent with a reason; the rest
+    stay unmarked for the demo clerk to confirm."""
+    campaign = Campaign.objects.filter(state=CampaignState.OPEN).order_by("-pk").first()
+    if campaign is None:
+        return []
+    try:
+        confirmation = roll_open(actor=school_user, campaign_id=campaign.pk)
+        absent = list(
+            RollMark.objects.filter(campaign=campaign, school_id=confirmation.school_id)
+            .order_by("student_id")
+            .values_list("student_id", flat=True)[5:7]
+        )
+        if not absent:
+            return []
+        roll_mark(
+            actor=school_user,
+            campaign_id=campaign.pk,
+            student_ids=absent,
+            mark=Mark.ABSENT,
+            note="随父母外出务工，本学期未到校",  # stored data
+        )
+    except DomainError:
+        return []
+    return [f"学期核准：演示学校标记 {len(absent)} 名学生“缺”"]
 
 
 @lru_cache(maxsize=1)

@@ -64,3 +64,82 @@ def test_a_model_estimated_by_the_command_is_used_by_the_next_run(make_student, 
     model = json.loads(model_path.read_text(encoding="utf-8"))
     assert "birth_date_exact" in model["u"]
     assert "12 条记录" in stdout.getvalue()
+
+
+def _twice(make_student, name: str, again_name: str, born: date):
+    """A student and the same child registered again without an ID."""
+    guardian = factories.resident_id("440106", date(1984, 2, born.day), "2")
+    first = make_student(name=name, born=born, guardian_id_number=guardian)
+    again = make_student(
+        name=again_name, born=born, id_type="", id_number="", guardian_id_number=guardian
+    )
+    return first, again
+
+
+def test_m_estimated_from_labelled_pairs_is_saved_and_kept_with_the_u_model(make_student, tmp_path):
+    """--labels CSV --estimate-m PATH, starting from a --model with u values."""
+    # given: two known pairs, the second a mistyped given name
+    one = _twice(make_student, "王梓涵", "王梓涵", date(2016, 5, 3))
+    two = _twice(make_student, "李子轩", "李子杰", date(2015, 8, 9))
+    make_student(name="陈一诺", born=date(2015, 2, 11))
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "student_id_a,student_id_b\n"
+        + "".join(f"{a.pk},{b.pk}\n" for a, b in (one, two))
+        + "999999,1\n",  # a student who is not there
+        encoding="utf-8",
+    )
+    u_model = tmp_path / "u.json"
+    call_command("link_duplicates", "--estimate-u", str(u_model), stdout=StringIO())
+    out = tmp_path / "model.json"
+    stdout = StringIO()
+
+    # when
+    call_command(
+        "link_duplicates",
+        "--model",
+        str(u_model),
+        "--labels",
+        str(labels),
+        "--estimate-m",
+        str(out),
+        stdout=stdout,
+    )
+
+    # then
+    model = json.loads(out.read_text(encoding="utf-8"))
+    assert model["m_pairs"] == 2
+    assert model["u"] == json.loads(u_model.read_text(encoding="utf-8"))["u"]
+    # One pair of two has a one-character difference (built-in m 0.07).
+    assert model["m"]["given_one_char"] > 0.07
+    text = stdout.getvalue()
+    assert "1 对中有学生不在比对范围内" in text and "据 2 对标注估计 m 值" in text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a,b\n1,x\n", "第 2 行：须为两个学生编号"),
+        ("a,b\n3,4\n5\n", "第 3 行：须为两个学生编号"),
+        ("a,b\n7,7\n", "第 2 行：两个学生编号相同"),
+        ("a,b\n\n", "没有可用的标注记录对"),
+    ],
+)
+def test_bad_label_files_are_refused_with_the_line(make_student, tmp_path, content, message):
+    make_student(born=date(2016, 3, 1))
+    make_student(born=date(2016, 3, 2))
+    labels = tmp_path / "labels.csv"
+    labels.write_text(content, encoding="utf-8")
+    out = tmp_path / "model.json"
+
+    with pytest.raises(CommandError, match=message):
+        call_command(
+            "link_duplicates", "--labels", str(labels), "--estimate-m", str(out), stdout=StringIO()
+        )
+
+    assert not out.exists()
+
+
+def test_labels_and_estimate_m_go_together(tmp_path):
+    with pytest.raises(CommandError, match="须同时给出"):
+        call_command("link_duplicates", "--estimate-m", str(tmp_path / "m.json"), stdout=StringIO())

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import pytest
 
+from xueji.accounts.models import User
 from xueji.anomalies.models import Finding
 from xueji.anomalies.rules import FindingKind, FindingState
 from xueji.changes.models import ApprovalStep, ChangeRequest
@@ -12,7 +13,8 @@ from xueji.exchange.demo_accounts import ensure_demo_accounts
 from xueji.exchange.demo_activity import ensure_demo_activity
 from xueji.exchange.synthetic import DemoPlan, generate
 from xueji.students.models import Student
-from xueji.verification.models import Campaign
+from xueji.verification.models import Campaign, RollMark
+from xueji.verification.rules import Mark
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +42,13 @@ def test_demo_activity_gives_the_county_a_queue_and_opens_a_campaign(settings, m
         pending = ApprovalStep.objects.get(request=request, state=StepState.PENDING)
         assert pending.unit.kind == "county"
     assert Campaign.objects.count() == 1
+    # the demo school began its roll: two pupils absent with the reason; the rest wait
+    # for the demo clerk, so the school has not signed off
+    absent = RollMark.objects.filter(mark=Mark.ABSENT)
+    assert absent.count() == 2 and all(m.note for m in absent)
+    school_id = User.objects.get(username="demo-school").unit.school_id
+    assert {m.school_id for m in absent} == {school_id}
+    assert RollMark.objects.filter(school_id=school_id, mark=Mark.UNMARKED).exists()
     # children registered again (same name, or a homophone) wait in the review queues
     registered = [c for c in created if c.startswith("重复注册")]
     assert registered

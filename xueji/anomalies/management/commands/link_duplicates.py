@@ -1,7 +1,12 @@
 """Run the nightly duplicate linkage by hand: ``python manage.py link_duplicates``.
 
 Reads the registry, links it on DuckDB or Spark, and prints the pairs and clusters found
-(``--out`` writes the pairs as CSV). Findings are not stored yet.
+(``--out`` writes the pairs as CSV); the findings themselves come from ``detect linkage``.
+
+Models: ``--estimate-u PATH`` re-estimates the u probabilities from the registry;
+``--labels CSV --estimate-m PATH`` estimates the m probabilities from pairs of student ids
+known to be one person (a clerical sample of the review queue). Either saves a model
+(starting from ``--model`` when given) for ``--model``.
 """
 
 import csv
@@ -32,12 +37,30 @@ class Command(BaseCommand):
             metavar="PATH",
             help="re-estimate the u probabilities from the registry, save the model, stop",
         )
+        parser.add_argument(
+            "--estimate-m",
+            type=Path,
+            metavar="PATH",
+            help="estimate the m probabilities from --labels, save the model, stop",
+        )
+        parser.add_argument(
+            "--labels",
+            type=Path,
+            metavar="CSV",
+            help="pairs of student ids of one person: two columns, a header row",
+        )
         parser.add_argument("--show", type=int, default=50, help="pairs to print (default 50)")
 
     def handle(self, *args, **options) -> None:
         threshold = options["threshold"]
         if not 0 < threshold < 1:
             raise CommandError(_("阈值须在 0 与 1 之间"))
+        if bool(options["estimate_m"]) != bool(options["labels"]):
+            raise CommandError(_("--estimate-m 与 --labels 须同时给出"))
+        labels = _read_labels(options["labels"]) if options["labels"] else []
+        model: dict[str, Any] | None = None
+        if options["model"]:
+            model = json.loads(options["model"].read_text(encoding="utf-8"))
         started = time.perf_counter()
         table = extract.registry_table(limit=options["limit"], progress=self._read_progress)
         self.stdout.write(
@@ -48,13 +71,13 @@ class Command(BaseCommand):
             self.stdout.write(_("记录不足两条，无需比对"))
             return
         if options["estimate_u"]:
-            estimated = linkage.estimate_u(table)
+            estimated = {**(model or {}), **linkage.estimate_u(table)}
             options["estimate_u"].write_text(json.dumps(estimated, indent=1), encoding="utf-8")
             self.stdout.write(_("模型已保存：%(path)s") % {"path": options["estimate_u"]})
             return
-        model: dict[str, Any] | None = None
-        if options["model"]:
-            model = json.loads(options["model"].read_text(encoding="utf-8"))
+        if options["estimate_m"]:
+            self._estimate_m(table, labels, model, options["estimate_m"])
+            return
         result = linkage.run_linkage(
             table,
             backend=options["backend"],
@@ -66,6 +89,24 @@ class Command(BaseCommand):
         if options["out"]:
             self._write_csv(result, options["out"])
             self.stdout.write(_("已写出：%(path)s") % {"path": options["out"]})
+
+    def _estimate_m(
+        self, table: Any, labels: list[tuple[int, int]], model: Any, path: Path
+    ) -> None:
+        present = set(table.column("unique_id").to_pylist())
+        usable = [(a, b) for a, b in labels if a in present and b in present]
+        if len(usable) < len(labels):
+            self.stdout.write(
+                _("%(n)s 对中有学生不在比对范围内（已注销或不存在），不计入")
+                % {"n": len(labels) - len(usable)}
+            )
+        if not usable:
+            raise CommandError(_("没有可用的标注记录对"))
+        estimated = linkage.estimate_m(table, usable, model=model)
+        path.write_text(json.dumps(estimated, indent=1, ensure_ascii=False), encoding="utf-8")
+        self.stdout.write(
+            _("据 %(n)s 对标注估计 m 值，模型已保存：%(path)s") % {"n": len(usable), "path": path}
+        )
 
     def _read_progress(self, done: int) -> None:
         if done % 200_000 < 50_000:
@@ -135,6 +176,35 @@ class Command(BaseCommand):
                         " ".join(pair.reasons),
                     ]
                 )
+
+
+def _read_labels(path: Path) -> list[tuple[int, int]]:
+    """Pairs of student ids from a CSV file: two columns, a header row; a bad row stops
+    the command with its line number."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle))
+    except OSError as error:
+        raise CommandError(
+            _("无法读取 %(path)s：%(error)s") % {"path": path, "error": error}
+        ) from error
+    pairs: list[tuple[int, int]] = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row or not "".join(row).strip():
+            continue
+        try:
+            left, right = (int(value) for value in row[:2])
+        except ValueError:
+            raise CommandError(
+                _("%(path)s 第 %(line)s 行：须为两个学生编号（整数）")
+                % {"path": path, "line": line}
+            ) from None
+        if left == right:
+            raise CommandError(
+                _("%(path)s 第 %(line)s 行：两个学生编号相同") % {"path": path, "line": line}
+            )
+        pairs.append((left, right))
+    return pairs
 
 
 def _describe(student: Student | None, student_id: int) -> str:
