@@ -46,7 +46,9 @@ def test_demo_activity_gives_the_county_a_queue_and_opens_a_campaign(settings, m
     # for the demo clerk, so the school has not signed off
     absent = RollMark.objects.filter(mark=Mark.ABSENT)
     assert absent.count() == 2 and all(m.note for m in absent)
-    school_id = User.objects.get(username="demo-school").unit.school_id
+    unit = User.objects.get(username="demo-school").unit
+    assert unit is not None and unit.school_id is not None
+    school_id = unit.school_id
     assert {m.school_id for m in absent} == {school_id}
     assert RollMark.objects.filter(school_id=school_id, mark=Mark.UNMARKED).exists()
     # children registered again (same name, or a homophone) wait in the review queues
