@@ -14,7 +14,7 @@ from django.db.models import Q
 from xueji import clock
 from xueji.accounts.models import User
 from xueji.anomalies.models import Finding
-from xueji.anomalies.services import detect_all
+from xueji.anomalies.services import detect_all, linkage_run
 from xueji.changes.models import ChangeRequest
 from xueji.changes.rules import ChangeType, semester_of
 from xueji.changes.services import change_file, rule_in_force, transfer_file
@@ -238,7 +238,11 @@ def _duplicates(school_user: User) -> list[str]:
 
 
 def _detect() -> list[str]:
-    """Every detector once, as the nightly job would."""
+    """Every detector once, then the Splink linkage on DuckDB, as the nightly job would:
+    the duplicate findings carry the linkage's probability and reasons too."""
     runs = detect_all()
+    linked = linkage_run(backend="duckdb")
+    if linked is not None:
+        runs.append(linked)
     created = sum(run.created for run in runs)
     return [f"异常检测：新发现 {created} 条"] if created else []

@@ -60,6 +60,10 @@ def test_demo_activity_gives_the_county_a_queue_and_opens_a_campaign(settings, m
     duplicates = Finding.objects.filter(kind=FindingKind.DUPLICATE, state=FindingState.OPEN)
     paired = {s.pk for f in duplicates for s in (f.student, f.other_student)}
     assert {s.pk for s in again} <= paired
+    # the nightly linkage ran too: its probability and reasons are on those findings
+    linked = [f for f in duplicates if f.evidence.get("linkage")]
+    assert {s.pk for s in again} <= {s.pk for f in linked for s in (f.student, f.other_student)}
+    assert all(f.evidence["linkage"]["reasons"] for f in linked)
     assert created
     # Running the demo again adds nothing.
     assert ensure_demo_activity() == []
