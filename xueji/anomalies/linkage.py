@@ -15,9 +15,11 @@ Why the evidence is what it is (requirements §7): a registry cannot hold two re
 the same ID (``Student.id_key`` is unique), so a duplicate is one person registered again
 without the ID, under another document (passport, permit), or with a temporary L number
 next to the formal one — often with a mistyped or homophone name or a swapped day and
-month. Two records that both carry an ID of the same type with different numbers are
-almost always two people (twins share surname, birth date, guardian, birthplace and
-school): that comparison is the strongest evidence against a match.
+month. The semester confirmation (核准, Art. 25) adds what the records alone cannot say:
+the school of a stale second record marks it absent, while twins are both confirmed
+present by their school. Two IDs of one type with different numbers, and two records
+confirmed present by one school, are two people, whatever else they share (twins share
+surname, birth date, guardians, birthplace and school): docs/duplicates.md.
 """
 
 import atexit
