@@ -93,3 +93,31 @@ def test_docs_section_is_replaced_and_other_sections_stay(tmp_path):
     assert "before any confirmation campaign" in text
     assert "trained on 100 pairs of another registry" in text
     assert "targets met" in text
+
+
+def test_the_training_table_built_in_memory_matches_what_the_registry_gives_back():
+    """``memory_table`` (the trained run's input, never loaded) has the same rows as the
+    extract reads from the loaded registry; school ids differ only by name (an index in
+    memory, a primary key in the database)."""
+    from bench.duplicate_data import Plan, build
+    from xueji.anomalies import extract
+
+    registry = build(Plan(records=600, seed=7), duplicate_bench.counties())
+    duplicate_bench.load_registry(registry, log=_quiet)
+
+    loaded = {row["unique_id"]: row for row in extract.registry_table().to_pylist()}
+    in_memory = {
+        row["unique_id"]: row for row in duplicate_bench.memory_table(registry).to_pylist()
+    }
+
+    assert loaded.keys() == in_memory.keys() and len(loaded) == 600
+    schools: dict[int, int] = {}
+    for unique_id, row in in_memory.items():
+        other = loaded[unique_id]
+        assert {k: v for k, v in row.items() if k != "school_id"} == {
+            k: v for k, v in other.items() if k != "school_id"
+        }
+        assert schools.setdefault(row["school_id"], other["school_id"]) == other["school_id"]
+    assert len(set(schools.values())) == len(schools)
+    assert {row["attendance"] for row in loaded.values()} >= {"present", "absent"}
+    assert any(len(row["guardian_keys"] or ()) == 2 for row in loaded.values())
