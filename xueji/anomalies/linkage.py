@@ -91,6 +91,7 @@ REASONS: dict[str, str] = {
     "guardian_same": gettext_noop("有相同的监护人身份证件号"),
     "attendance_absent": gettext_noop("最近一次学期核准中有一条记录标记为“缺”"),
     "birthplace_same": gettext_noop("出生地相同"),
+    "school_same": gettext_noop("在同一所学校"),
     "area_same": gettext_noop("学校在同一县区"),
     "area_province": gettext_noop("学校在同一省份"),
 }
@@ -310,7 +311,10 @@ def comparisons(
         output_column_name="school_area",
         comparison_levels=[
             cll.NullLevel("area_code"),
-            _level(cll.ExactMatchLevel("area_code"), m=0.45, u=0.02, key="area_same"),
+            # One school: about as telling as one county (a little more); apart so that the
+            # reason says so.
+            _level(cll.ExactMatchLevel("school_id"), m=0.05, u=0.002, key="school_same"),
+            _level(cll.ExactMatchLevel("area_code"), m=0.40, u=0.018, key="area_same"),
             _level(cll.ExactMatchLevel("province_code"), m=0.35, u=0.1, key="area_province"),
             _level(cll.ElseLevel(), m=0.2, u=0.88, key="area_other"),
         ],

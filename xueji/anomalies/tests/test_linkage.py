@@ -205,3 +205,22 @@ def test_m_estimated_from_labelled_pairs_moves_the_model_but_not_the_fixed_level
 def test_estimating_m_without_labelled_pairs_is_refused():
     with pytest.raises(ValueError, match="no labelled pairs"):
         linkage.estimate_m(to_table(clean_rows(10)), [])
+
+
+def test_the_reason_names_one_school_or_one_county():
+    rows = clean_rows(40, seed=4)
+    first = rows[0]._replace(attendance="absent", school_id=5)
+    same_school = first._replace(
+        student_id=1001, id_type="", id_key=None, number_kind="L", attendance=None
+    )
+    same_county = same_school._replace(student_id=1002, school_id=6)
+
+    for again, reason, not_reason in (
+        (same_school, "school_same", "area_same"),
+        (same_county, "area_same", "school_same"),
+    ):
+        result = linkage.run_linkage(to_table([first, again, *rows[1:]]), backend="duckdb")
+
+        (pair,) = result.pairs
+        assert reason in pair.reasons and not_reason not in pair.reasons
+        assert linkage.reason_text(reason) != reason
