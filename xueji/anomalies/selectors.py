@@ -18,6 +18,7 @@ from xueji.schools.rules import GRADES
 from xueji.students import identity
 from xueji.students.models import Guardian, Student
 from xueji.students.rules import IdType
+from xueji.students.selectors import name_or_number
 from xueji.verification.rules import semester_label
 
 from .models import Finding, MergeRecord
@@ -46,10 +47,11 @@ def has_subtree(user: Any) -> bool:
 
 
 def finding_list(
-    user: Any, *, tab: str = "unit", kind: str = "", state: str = "open"
+    user: Any, *, tab: str = "unit", kind: str = "", state: str = "open", search: str = ""
 ) -> QuerySet[Finding]:
     """The queue: findings routed to the user's own unit (``tab`` "unit") or to the units
-    below it ("subtree"), newest first, optionally of one kind and state ('' = any)."""
+    below it ("subtree"), newest first, optionally of one kind and state ('' = any), and
+    about a student (either of a pair) whose name or number holds ``search``."""
     require_permission(user, Permission.ANOMALY_VIEW)
     rows = findings_in_scope(user).select_related(
         "unit",
@@ -67,6 +69,10 @@ def finding_list(
         rows = rows.filter(kind=kind)
     if state in FindingState.values:
         rows = rows.filter(state=state)
+    if search := search.strip():
+        rows = rows.filter(
+            name_or_number(search, field="student") | name_or_number(search, field="other_student")
+        )
     return rows.order_by("-detected_at", "-pk")
 
 

@@ -10,7 +10,6 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -45,16 +44,12 @@ def finding_list_view(request: HttpRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     state = filters.get("state") or FindingState.OPEN
     rows = selectors.finding_list(
-        user, tab=tab, kind=filters.get("kind", ""), state="" if state == "all" else state
+        user,
+        tab=tab,
+        kind=filters.get("kind", ""),
+        state="" if state == "all" else state,
+        search=filters.get("q") or "",
     )
-    if search := (filters.get("q") or "").strip():
-        # Either student of a pair; the rows stay those of the scoped queue.
-        rows = rows.filter(
-            Q(student__name__contains=search)
-            | Q(student__number__icontains=search)
-            | Q(other_student__name__contains=search)
-            | Q(other_student__number__icontains=search)
-        )
     page_obj = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -47,6 +47,14 @@ def _search(qs: QuerySet[Student], term: str) -> QuerySet[Student]:
     return qs.filter(Q(name=term) | Q(former_name=term))
 
 
+def name_or_number(term: str, *, field: str = "") -> Q:
+    """Part of the name or of the student number, for the search boxes of lists of a
+    student's rows (a roll, a review queue); ``field`` is the path to the student
+    ("student", "other_student"), '' for students themselves."""
+    prefix = f"{field}__" if field else ""
+    return Q(**{f"{prefix}name__contains": term}) | Q(**{f"{prefix}number__icontains": term})
+
+
 def student_list(
     user, *, filters: StudentFilters, after: int | None = None, limit: int = 50
 ) -> Page:

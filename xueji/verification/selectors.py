@@ -21,6 +21,7 @@ from xueji.accounts.scope import scope_for
 from xueji.divisions.selectors import division_names
 from xueji.errors import NotFound
 from xueji.schools.rules import GRADES, SEPARATE_AREA_CODES, SEPARATE_PREFIX, SchoolType
+from xueji.students.selectors import name_or_number
 
 from .models import Campaign, RollMark, SchoolConfirmation
 from .permissions import access_campaign, access_confirmation, campaigns_visible
@@ -354,9 +355,7 @@ def school_roll(
     if mark in Mark.values:
         marks = marks.filter(mark=mark)
     if search := search.strip():
-        marks = marks.filter(
-            Q(student__name__contains=search) | Q(student__number__icontains=search)
-        )
+        marks = marks.filter(name_or_number(search, field="student"))
     pairs = list(
         RollMark.objects.filter(campaign=campaign, school_id=school_id)
         .values_list("student__record__grade", "student__record__class_name")

@@ -85,6 +85,26 @@ def test_the_queue_filters_by_kind(planted):
     assert ids_on(page) == {planted["aged"].pk}
 
 
+def test_the_queue_searches_either_student_by_part_of_the_name_or_number(planted):
+    county = authority_user("440106")
+    client = client_for(county)
+    split_b = planted["split"][1]
+
+    def found(query: dict) -> set[int]:
+        return ids_on(client.get("/anomalies/", {"tab": "subtree", **query}).content.decode())
+
+    # part of a name; the second record of a pair (its L number, lower case) finds the pair
+    assert found({"q": "大年"}) == {planted["aged"].pk}
+    second = planted["second"].number
+    assert found({"q": second[-6:].lower()}) == {planted["school_pair"].pk}
+    # the search stays inside the tab: the split pair is the county's own, not below
+    assert found({"q": split_b.name}) == set()
+    assert ids_on(client.get("/anomalies/", {"q": split_b.number[3:]}).content.decode()) == {
+        planted["county_pair"].pk
+    }
+    assert found({"q": "没有这个人"}) == set()
+
+
 def test_a_pair_is_shown_side_by_side_with_its_differences_marked(planted, school_user):
     finding = planted["school_pair"]
     html = client_for(school_user).get(f"/anomalies/{finding.pk}/").content.decode()
