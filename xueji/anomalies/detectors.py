@@ -31,7 +31,7 @@ from xueji.students.duplicates import score_name
 from xueji.students.models import Guardian, NumberKind, Student, StudentNumber
 from xueji.students.rules import IdType
 from xueji.verification.models import RollMark, SchoolConfirmation
-from xueji.verification.rules import CampaignState, ConfirmationState, Mark
+from xueji.verification.rules import SEEN_MARKS, CampaignState, ConfirmationState, Mark
 from xueji.verification.selectors import marks_for_detectors
 
 from .models import AttendanceSighting
@@ -302,7 +302,7 @@ def elsewhere_by_campaign(ctx: Context) -> dict[int, list[dict[str, Any]]]:
         chunk = ids[start : start + 5000]
         present = (
             marks_for_detectors(mark=None)
-            .filter(mark__in=[Mark.PRESENT, Mark.DATA_WRONG], student_id__in=chunk)
+            .filter(mark__in=SEEN_MARKS, student_id__in=chunk)
             .values_list(
                 "student_id",
                 "school_id",
@@ -472,9 +472,7 @@ def empty_by_silence(ctx: Context) -> dict[Key, Found]:
     cutoff_day = months_before(ctx.today, months)
     cutoff = _day_start(cutoff_day)
     signs = StatusEvent.objects.filter(record_id=OuterRef("pk"), batch="")
-    present = RollMark.objects.filter(
-        student_id=OuterRef("pk"), mark__in=[Mark.PRESENT, Mark.DATA_WRONG]
-    )
+    present = RollMark.objects.filter(student_id=OuterRef("pk"), mark__in=SEEN_MARKS)
     last_event = signs.order_by().values("record_id").annotate(at=Max("occurred_at")).values("at")
     last_present = (
         present.exclude(marked_at__isnull=True)

@@ -23,7 +23,7 @@ from xueji.enrolment.models import StatusRecord
 from xueji.enrolment.rules import StatusState
 from xueji.students.models import Guardian, Student
 from xueji.verification.models import Campaign, RollMark
-from xueji.verification.rules import Mark
+from xueji.verification.rules import SEEN_MARKS, Mark
 
 from .names import name_features
 
@@ -182,7 +182,8 @@ def _batches(rows: Iterator[RegistryRow], chunk_rows: int) -> Iterator[pa.Record
 
 def registry_sql(*, limit: int | None = None) -> str:
     """One row per student: the student, its status record, its guardians' keys (joined
-    by commas) and its mark in the latest confirmation campaign that listed it."""
+    by commas) and its mark in the latest confirmation campaign that listed it (by school
+    year and semester, as the detectors count it)."""
     student = Student._meta.db_table
     record = StatusRecord._meta.db_table
     guardian = Guardian._meta.db_table
@@ -205,7 +206,7 @@ def registry_sql(*, limit: int | None = None) -> str:
                      ORDER BY g.id) k),
                (SELECT m.mark FROM {mark} m JOIN {campaign} c ON c.id = m.campaign_id
                  WHERE m.student_id = s.id
-                 ORDER BY c.opened_at DESC, c.id DESC LIMIT 1),
+                 ORDER BY c.school_year DESC, c.semester DESC, c.id DESC LIMIT 1),
                r.school_id
           FROM {student} s
           LEFT JOIN {record} r ON r.student_id = s.id
@@ -219,10 +220,8 @@ def registry_sql(*, limit: int | None = None) -> str:
 
 # The latest mark → what it says of the student's presence.
 _ATTENDANCE = {
-    Mark.PRESENT.value: "present",
-    # "Data wrong": the student is there, the record needs a correction.
-    Mark.DATA_WRONG.value: "present",
-    Mark.ABSENT.value: "absent",
+    **{str(mark): "present" for mark in SEEN_MARKS},
+    str(Mark.ABSENT): "absent",
 }
 
 

@@ -39,6 +39,8 @@ class Mark(models.TextChoices):
 
 # The marks a clerk sets by hand (``unmarked`` undoes a mark).
 SETTABLE_MARKS = frozenset(Mark.values)
+# Marks that say the student is at the school: present, or there with wrong data.
+SEEN_MARKS = (Mark.PRESENT, Mark.DATA_WRONG)
 
 # Most students one marking call may name (a whole school goes through "all present except").
 MARK_BATCH_LIMIT = 5000

@@ -98,8 +98,9 @@ def _campaign(opened_at: datetime, *, semester: int) -> Campaign:
 
 def test_attendance_is_the_latest_campaigns_mark(make_student, school):
     """present and "data wrong" (the student is there) read as present; absent as
-    absent; not marked, or never in a campaign, as nothing."""
-    earlier = _campaign(datetime(2025, 10, 1, tzinfo=UTC), semester=1)
+    absent; not marked, or never in a campaign, as nothing. Latest by school year and
+    semester, as the detectors count it, not by when a campaign was opened."""
+    earlier = _campaign(datetime(2026, 4, 1, tzinfo=UTC), semester=1)  # opened late
     latest = _campaign(datetime(2026, 3, 1, tzinfo=UTC), semester=2)
     marks = {
         "present": ("absent", Mark.PRESENT),
