@@ -200,15 +200,16 @@ XUEJI: dict[str, Any] = {
     # Anomaly detectors (xueji/anomalies/rules.py DEFAULTS, docs/anomalies.md): no sign of
     # a student for N months is an empty record; attendance sightings younger than N days
     # count; the age band around a grade's usual age (years below, above); temporary L
-    # numbers older than N days; a death cancelled within N working days; the linkage's
-    # match probability from which a pair becomes a finding.
+    # numbers older than N days; a death cancelled within N working days. The linkage's
+    # threshold (match probability from which a pair becomes a finding, and is printed by
+    # link_duplicates) is "ANOMALY_LINKAGE_THRESHOLD": unset here, so the one default in
+    # xueji/anomalies/rules.py DEFAULTS (0.3) applies; set it here to override both.
     "ANOMALY_SILENT_MONTHS": 12,
     "ANOMALY_SIGHTING_DAYS": 180,
     "ANOMALY_AGE_BELOW": 2,
     "ANOMALY_AGE_ABOVE": 3,
     "ANOMALY_TEMP_NUMBER_DAYS": 180,
     "ANOMALY_DEATH_WORKDAYS": 60,
-    "ANOMALY_LINKAGE_THRESHOLD": 0.99,
     # Page size of list pages and list endpoints.
     "PAGE_SIZE": 50,
 }

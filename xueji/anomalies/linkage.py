@@ -41,8 +41,18 @@ from django.utils.translation import gettext_noop
 
 from .extract import RegistryRow, to_table
 from .rules import DEFAULTS as LINKAGE_DEFAULTS
+from .rules import threshold as configured
 
+# The built-in threshold; a deployment sets ``XUEJI["ANOMALY_LINKAGE_THRESHOLD"]``, read by
+# ``configured_threshold`` — the one value the findings (``detect linkage``) and the
+# printed pairs (``link_duplicates``) both use.
 DEFAULT_THRESHOLD: float = LINKAGE_DEFAULTS["ANOMALY_LINKAGE_THRESHOLD"]
+
+
+def configured_threshold() -> float:
+    """The deployment's linkage threshold (``XUEJI["ANOMALY_LINKAGE_THRESHOLD"]``), else
+    the built-in one."""
+    return float(configured(getattr(settings, "XUEJI", {}), "ANOMALY_LINKAGE_THRESHOLD"))
 # Prior: the share of records that are a second registration of someone already in the
 # registry (about as many duplicate pairs). The probability that two random records match
 # is derived from it and the record count, so a county and the nation get the same
@@ -503,15 +513,17 @@ def run_linkage(
     rows_source: pa.Table | Iterable[RegistryRow],
     *,
     backend: str | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     model: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> LinkageResult:
-    """Score every blocked pair, keep those at or above ``threshold``, and cluster them.
+    """Score every blocked pair, keep those at or above ``threshold`` (default: the
+    deployment's, ``configured_threshold``), and cluster them.
 
     ``rows_source``: the linkage input (``extract.registry_table()``) or rows to build it.
     """
     backend = backend or settings.XUEJI["LINKAGE_BACKEND"]
+    threshold = configured_threshold() if threshold is None else threshold
     say = progress or (lambda message: None)
     seconds: dict[str, float] = {}
     started = time.perf_counter()

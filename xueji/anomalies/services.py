@@ -310,7 +310,7 @@ def linkage_run(
 
     say = progress or (lambda message: None)
     config = getattr(settings, "XUEJI", {})
-    cutoff = threshold_probability or float(threshold(config, "ANOMALY_LINKAGE_THRESHOLD"))
+    cutoff = threshold_probability or linkage.configured_threshold()
     table = extract.registry_table(limit=limit)
     say(_("读取学籍 %(n)s 条") % {"n": f"{table.num_rows:,}"})
     if table.num_rows < 2:

@@ -27,7 +27,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--backend", choices=linkage.BACKENDS, help="default: the setting")
-        parser.add_argument("--threshold", type=float, default=linkage.DEFAULT_THRESHOLD)
+        parser.add_argument(
+            "--threshold",
+            type=float,
+            help="default: the setting XUEJI['ANOMALY_LINKAGE_THRESHOLD'], as for the findings",
+        )
         parser.add_argument("--limit", type=int, help="only the first N students (by id)")
         parser.add_argument("--out", type=Path, help="write the pairs to this CSV file")
         parser.add_argument("--model", type=Path, help="a model saved by --estimate-u")
@@ -53,6 +57,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         threshold = options["threshold"]
+        if threshold is None:
+            threshold = linkage.configured_threshold()
         if not 0 < threshold < 1:
             raise CommandError(_("阈值须在 0 与 1 之间"))
         if bool(options["estimate_m"]) != bool(options["labels"]):
