@@ -53,6 +53,8 @@ def configured_threshold() -> float:
     """The deployment's linkage threshold (``XUEJI["ANOMALY_LINKAGE_THRESHOLD"]``), else
     the built-in one."""
     return float(configured(getattr(settings, "XUEJI", {}), "ANOMALY_LINKAGE_THRESHOLD"))
+
+
 # Prior: the share of records that are a second registration of someone already in the
 # registry (about as many duplicate pairs). The probability that two random records match
 # is derived from it and the record count, so a county and the nation get the same

@@ -57,7 +57,6 @@ from .rules import (
     Resolution,
     Source,
     semester_start,
-    threshold,
 )
 
 CHUNK = 2000
