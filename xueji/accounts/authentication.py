@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xueji import clock
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 
 from . import rules, selectors, signin_rules, twofactor
@@ -185,8 +186,8 @@ def complete_sign_in(request: HttpRequest, user: User) -> None:
         login_attempt_record(username=user.username, user=user, reason=Reason.OK, now=now)
         audit_record(
             actor=user,
-            action="account.sign_in",
-            object_type="user",
+            action=AuditAction.ACCOUNT_SIGN_IN,
+            object_type=ObjectType.USER,
             object_id=user.pk,
             summary=f"{user.username} 登录",
         )
@@ -206,8 +207,8 @@ def sign_out(request: HttpRequest, *, reason: str = "user", note: str = "") -> N
                 User.objects.filter(pk=user.pk).update(current_session_key="")
             audit_record(
                 actor=user,
-                action="account.sign_out",
-                object_type="user",
+                action=AuditAction.ACCOUNT_SIGN_OUT,
+                object_type=ObjectType.USER,
                 object_id=user.pk,
                 summary=f"{user.username} 退出登录" + (f"：{note}" if note else ""),
                 detail={"reason": reason},

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from xueji import clock
 from xueji.audit import context
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 
 from . import signin_rules
@@ -60,8 +61,8 @@ def failure_record(
             User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=until)
             audit_record(
                 actor=None,
-                action="account.lock",
-                object_type="user",
+                action=AuditAction.ACCOUNT_LOCK,
+                object_type=ObjectType.USER,
                 object_id=user.pk,
                 summary=f"{user.username} 连续 {failures} 次{what}，锁定至 "
                 f"{timezone.localtime(until):%Y-%m-%d %H:%M}",  # stored data: always Chinese

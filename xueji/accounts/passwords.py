@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from xueji import clock
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.errors import FieldError, Forbidden, ValidationFailed
 
@@ -201,8 +202,8 @@ def password_apply(
         by_self = actor is not None and actor.pk == user.pk
         audit_record(
             actor=actor,
-            action="account.password_set",
-            object_type="user",
+            action=AuditAction.ACCOUNT_PASSWORD_SET,
+            object_type=ObjectType.USER,
             object_id=user.pk,
             summary=(
                 f"{user.username} 修改了自己的密码"
@@ -228,8 +229,8 @@ def password_change(*, actor: User, user: User, old_password: str, new_password:
         with transaction.atomic():
             audit_record(
                 actor=actor,
-                action="account.password_change_refused",
-                object_type="user",
+                action=AuditAction.ACCOUNT_PASSWORD_CHANGE_REFUSED,
+                object_type=ObjectType.USER,
                 object_id=user.pk,
                 summary=f"{user.username} 修改密码被拒绝",
                 detail={"codes": [e.code for e in errors]},

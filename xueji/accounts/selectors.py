@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xueji import clock
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.models import AuditEvent
 from xueji.enrolment.models import StatusRecord
 from xueji.enrolment.rules import ON_ROLL
@@ -358,8 +359,8 @@ def lockouts_in_scope(actor: User, *, now: datetime | None = None, days: int = 3
         .select_related("unit")
         .order_by("-locked_until"),
         recent=AuditEvent.objects.filter(
-            action="account.lock",
-            object_type="user",
+            action=AuditAction.ACCOUNT_LOCK,
+            object_type=ObjectType.USER,
             object_id__in=ids,
             at__gte=now - timedelta(days=days),
         ).order_by("-at"),

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import transaction
+from django.utils import translation
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 
 from xueji import clock
+from xueji.audit.events import STORED_LANGUAGE, AuditAction, ObjectType
 from xueji.audit.services import audit_record, audit_record_many
 from xueji.divisions.models import DivisionLevel
 from xueji.divisions.refdata import GROUPING_NAMES
@@ -142,8 +145,8 @@ def user_create(
         RoleGrant.objects.bulk_create([RoleGrant(user=user, role=r) for r in roles])
         audit_record(
             actor=actor,
-            action="account.create",
-            object_type="user",
+            action=AuditAction.ACCOUNT_CREATE,
+            object_type=ObjectType.USER,
             object_id=user.pk,
             summary=f"创建账号 {username}（{unit.name}）",
             detail={"roles": roles, "unit_id": unit.pk},
@@ -184,8 +187,8 @@ class AccountCreated:
 def _refusals_recorded(
     *,
     actor: User,
-    action: str,
-    object_type: str = "user",
+    action: AuditAction,
+    object_type: ObjectType = ObjectType.USER,
     object_id: object = "",
     detail: dict | None = None,
 ) -> Iterator[None]:
@@ -194,15 +197,18 @@ def _refusals_recorded(
         yield
     except DomainError as error:
         reasons = [e.code for e in error.errors] or [error.detail.get("reason", error.code)]
+        # The message was rendered in the session's language; the stored summary is Chinese,
+        # so another language keeps the stable code instead.
+        why = error.message if translation.get_language() == STORED_LANGUAGE else error.code
         with transaction.atomic():
             audit_record(
                 actor=actor,
-                action="account.refused",
+                action=AuditAction.ACCOUNT_REFUSED,
                 object_type=object_type,
                 object_id=str(object_id),
-                summary=f"拒绝 {action}：{error.message}",
+                summary=format_lazy("拒绝{}：{}", action.label, why),
                 detail={
-                    "attempted": action,
+                    "attempted": action.value,
                     "code": error.code,
                     "reasons": reasons,
                     **(detail or {}),
@@ -345,7 +351,7 @@ def account_create(
     username = username.strip()
     with _refusals_recorded(
         actor=actor,
-        action="account.create",
+        action=AuditAction.ACCOUNT_CREATE,
         detail={"username": username[:150], "unit_code": unit_code[:20], "roles": wanted},
     ):
         _require_duty(actor, Role.SYSTEM_ADMIN)
@@ -380,7 +386,10 @@ def account_update_roles(*, actor: User, user_id: int, roles: Iterable[str]) -> 
     wanted = list(dict.fromkeys(roles))
     with (
         _refusals_recorded(
-            actor=actor, action="account.roles", object_id=user_id, detail={"roles": wanted}
+            actor=actor,
+            action=AuditAction.ACCOUNT_ROLES,
+            object_id=user_id,
+            detail={"roles": wanted},
         ),
         transaction.atomic(),
     ):
@@ -397,8 +406,8 @@ def account_update_roles(*, actor: User, user_id: int, roles: Iterable[str]) -> 
         target._role_cache = frozenset(wanted)  # type: ignore[attr-defined]
         audit_record(
             actor=actor,
-            action="account.roles",
-            object_type="user",
+            action=AuditAction.ACCOUNT_ROLES,
+            object_type=ObjectType.USER,
             object_id=target.pk,
             summary=f"修改账号 {target.username} 的角色",
             detail={"before": before, "after": sorted(wanted)},
@@ -409,7 +418,7 @@ def account_update_roles(*, actor: User, user_id: int, roles: Iterable[str]) -> 
 def account_disable(*, actor: User, user_id: int, reason: str) -> User:
     """The holder left the post: the account can no longer sign in nor use its tokens, and
     its sessions end at their next request (an inactive account is nobody)."""
-    with _refusals_recorded(actor=actor, action="account.disable", object_id=user_id):
+    with _refusals_recorded(actor=actor, action=AuditAction.ACCOUNT_DISABLE, object_id=user_id):
         reason = _reason_required(reason)
         with transaction.atomic():
             target = _managed_account(actor, duty=Role.SYSTEM_ADMIN, user_id=user_id)
@@ -424,8 +433,8 @@ def account_disable(*, actor: User, user_id: int, reason: str) -> User:
             )
             audit_record(
                 actor=actor,
-                action="account.disable",
-                object_type="user",
+                action=AuditAction.ACCOUNT_DISABLE,
+                object_type=ObjectType.USER,
                 object_id=target.pk,
                 summary=f"停用账号 {target.username}",
                 detail={"reason": reason},
@@ -437,7 +446,7 @@ def account_enable(*, actor: User, user_id: int, reason: str = "") -> User:
     """Reopen a disabled account. One unused for longer than the dormancy limit meanwhile
     comes back sealed: only a security admin above may unseal it."""
     with (
-        _refusals_recorded(actor=actor, action="account.enable", object_id=user_id),
+        _refusals_recorded(actor=actor, action=AuditAction.ACCOUNT_ENABLE, object_id=user_id),
         transaction.atomic(),
     ):
         target = _managed_account(actor, duty=Role.SYSTEM_ADMIN, user_id=user_id)
@@ -459,8 +468,8 @@ def account_enable(*, actor: User, user_id: int, reason: str = "") -> User:
         target.save(update_fields=fields)
         audit_record(
             actor=actor,
-            action="account.enable",
-            object_type="user",
+            action=AuditAction.ACCOUNT_ENABLE,
+            object_type=ObjectType.USER,
             object_id=target.pk,
             summary=f"启用账号 {target.username}",
             detail={"reason": reason.strip()[:255], "sealed_as_dormant": sealed},
@@ -468,8 +477,8 @@ def account_enable(*, actor: User, user_id: int, reason: str = "") -> User:
         if sealed:
             audit_record(
                 actor=actor,
-                action="account.seal",
-                object_type="user",
+                action=AuditAction.ACCOUNT_SEAL,
+                object_type=ObjectType.USER,
                 object_id=target.pk,
                 summary=f"封存账号 {target.username}：{DORMANT_SEAL_REASON}",
                 detail={"reason": DORMANT_SEAL_REASON, "last_used": last_used.isoformat()},
@@ -481,7 +490,9 @@ def account_password_reset(*, actor: User, user_id: int) -> str:
     """A system admin gives the account a random password, to be changed at the next
     sign-in; returns it (shown once, never stored in clear)."""
     with (
-        _refusals_recorded(actor=actor, action="account.password_reset", object_id=user_id),
+        _refusals_recorded(
+            actor=actor, action=AuditAction.ACCOUNT_PASSWORD_RESET, object_id=user_id
+        ),
         transaction.atomic(),
     ):
         target = _managed_account(actor, duty=Role.SYSTEM_ADMIN, user_id=user_id)
@@ -489,8 +500,8 @@ def account_password_reset(*, actor: User, user_id: int) -> str:
         password_apply(user=target, new_password=password, must_change=True, actor=actor)
         audit_record(
             actor=actor,
-            action="account.password_reset",
-            object_type="user",
+            action=AuditAction.ACCOUNT_PASSWORD_RESET,
+            object_type=ObjectType.USER,
             object_id=target.pk,
             summary=f"重置账号 {target.username} 的密码",
         )
@@ -512,8 +523,8 @@ def account_seal_dormant(*, now: datetime | None = None) -> int:
                 actor=SEALING_JOB,
                 events=(
                     {
-                        "action": "account.seal",
-                        "object_type": "user",
+                        "action": AuditAction.ACCOUNT_SEAL,
+                        "object_type": ObjectType.USER,
                         "object_id": str(pk),
                         "summary": f"封存账号 {username}：{DORMANT_SEAL_REASON}"[:255],
                         "detail": {
@@ -533,7 +544,7 @@ def account_seal_dormant(*, now: datetime | None = None) -> int:
 def account_unseal(*, actor: User, user_id: int, reason: str) -> User:
     """Only a security admin of a unit strictly above the account's unit reopens a sealed
     account, with a reason. The account counts as used now, so the next sweep leaves it."""
-    with _refusals_recorded(actor=actor, action="account.unseal", object_id=user_id):
+    with _refusals_recorded(actor=actor, action=AuditAction.ACCOUNT_UNSEAL, object_id=user_id):
         reason = _reason_required(reason)
         with transaction.atomic():
             target = _managed_account(
@@ -548,8 +559,8 @@ def account_unseal(*, actor: User, user_id: int, reason: str) -> User:
             target.save(update_fields=["sealed_at", "sealed_reason", "last_seen_at"])
             audit_record(
                 actor=actor,
-                action="account.unseal",
-                object_type="user",
+                action=AuditAction.ACCOUNT_UNSEAL,
+                object_type=ObjectType.USER,
                 object_id=target.pk,
                 summary=f"解封账号 {target.username}",
                 detail={"reason": reason, "was": was},
@@ -559,7 +570,7 @@ def account_unseal(*, actor: User, user_id: int, reason: str) -> User:
 
 def account_unlock(*, actor: User, user_id: int, reason: str) -> User:
     """End a lockout before it runs out: a security admin above, with a reason."""
-    with _refusals_recorded(actor=actor, action="account.unlock", object_id=user_id):
+    with _refusals_recorded(actor=actor, action=AuditAction.ACCOUNT_UNLOCK, object_id=user_id):
         reason = _reason_required(reason)
         with transaction.atomic():
             target = _managed_account(
@@ -573,8 +584,8 @@ def account_unlock(*, actor: User, user_id: int, reason: str) -> User:
             target.save(update_fields=["locked_until", "failed_logins"])
             audit_record(
                 actor=actor,
-                action="account.unlock",
-                object_type="user",
+                action=AuditAction.ACCOUNT_UNLOCK,
+                object_type=ObjectType.USER,
                 object_id=target.pk,
                 summary=f"解除账号 {target.username} 的锁定",
                 detail={"reason": reason, "locked_until": until},
@@ -594,7 +605,7 @@ def training_record_create(
     """先培训后上岗: a system admin of the account's unit or above records a training
     (course, date, certificate number, expiry)."""
     with (
-        _refusals_recorded(actor=actor, action="training.record", object_id=user_id),
+        _refusals_recorded(actor=actor, action=AuditAction.TRAINING_RECORD, object_id=user_id),
         transaction.atomic(),
     ):
         target = _managed_account(actor, duty=Role.SYSTEM_ADMIN, user_id=user_id)
@@ -619,8 +630,8 @@ def training_record_create(
         )
         audit_record(
             actor=actor,
-            action="training.record",
-            object_type="user",
+            action=AuditAction.TRAINING_RECORD,
+            object_type=ObjectType.USER,
             object_id=target.pk,
             summary=f"登记 {target.username} 的培训：{record.course}",
             detail={
@@ -645,7 +656,7 @@ def account_token_issue(
     admin's: a token would bypass the second factor). Expiry is required, at most a year
     ahead; the secret is returned once."""
     with (
-        _refusals_recorded(actor=actor, action="api_token.issue", object_id=user_id),
+        _refusals_recorded(actor=actor, action=AuditAction.API_TOKEN_ISSUE, object_id=user_id),
         transaction.atomic(),
     ):
         target = _managed_account(actor, duty=Role.SYSTEM_ADMIN, user_id=user_id)
@@ -676,7 +687,10 @@ def account_token_revoke(*, actor: User, token_id: int) -> ApiToken:
     """An account revokes its own token; a system admin the tokens of accounts it manages."""
     with (
         _refusals_recorded(
-            actor=actor, action="api_token.revoke", object_type="api_token", object_id=token_id
+            actor=actor,
+            action=AuditAction.API_TOKEN_REVOKE,
+            object_type=ObjectType.API_TOKEN,
+            object_id=token_id,
         ),
         transaction.atomic(),
     ):

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from xueji import clock
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.errors import DomainError
 
@@ -55,8 +56,8 @@ def api_token_issue(
         )
         audit_record(
             actor=actor,
-            action="api_token.issue",
-            object_type="api_token",
+            action=AuditAction.API_TOKEN_ISSUE,
+            object_type=ObjectType.API_TOKEN,
             object_id=token.pk,
             summary=f"为 {user.username} 签发令牌 {name}",
         )
@@ -71,8 +72,8 @@ def api_token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
         token.revoked_at = now
         audit_record(
             actor=actor,
-            action="api_token.revoke",
-            object_type="api_token",
+            action=AuditAction.API_TOKEN_REVOKE,
+            object_type=ObjectType.API_TOKEN,
             object_id=token.pk,
             summary=f"吊销 {token.user.username} 的令牌 {token.name}",
         )

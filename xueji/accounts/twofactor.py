@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xueji import fieldcrypto
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.errors import Conflict, DomainError, FieldError, Forbidden, NotFound, ValidationFailed
 
@@ -291,8 +292,8 @@ def totp_device_confirm(*, user: User, code: str, now: datetime) -> list[str]:
             codes = _recovery_codes_replace(user=user, now=now)
             audit_record(
                 actor=user,
-                action="account.totp_enrol",
-                object_type="user",
+                action=AuditAction.ACCOUNT_TOTP_ENROL,
+                object_type=ObjectType.USER,
                 object_id=user.pk,
                 summary=f"账号 {user.username} 绑定验证器并生成 {len(codes)} 个恢复码",
             )
@@ -319,8 +320,8 @@ def totp_device_install(*, user: User, secret: str, now: datetime, actor: User |
         device.save()
         audit_record(
             actor=actor,
-            action="account.totp_install",
-            object_type="user",
+            action=AuditAction.ACCOUNT_TOTP_INSTALL,
+            object_type=ObjectType.USER,
             object_id=user.pk,
             summary=f"为演示账号 {user.username} 预置验证器",
         )
@@ -373,8 +374,8 @@ def recovery_code_use(*, user: User, code: str, now: datetime) -> int:
             left = len(unused) - 1
             audit_record(
                 actor=user,
-                action="account.recovery_code_use",
-                object_type="user",
+                action=AuditAction.ACCOUNT_RECOVERY_CODE_USE,
+                object_type=ObjectType.USER,
                 object_id=user.pk,
                 summary=f"账号 {user.username} 使用恢复码登录，剩余 {left} 个",
                 detail={"left": left},
@@ -399,8 +400,8 @@ def recovery_codes_regenerate(*, user: User, code: str, now: datetime) -> list[s
         codes = _recovery_codes_replace(user=user, now=now)
         audit_record(
             actor=user,
-            action="account.recovery_codes_regenerate",
-            object_type="user",
+            action=AuditAction.ACCOUNT_RECOVERY_CODES_REGENERATE,
+            object_type=ObjectType.USER,
             object_id=user.pk,
             summary=f"账号 {user.username} 重新生成 {len(codes)} 个恢复码",
         )
@@ -460,8 +461,8 @@ def totp_reset(*, actor: User, user_id: int, reason: str) -> User:
         with transaction.atomic():
             audit_record(
                 actor=actor,
-                action="account.totp_reset_refused",
-                object_type="user",
+                action=AuditAction.ACCOUNT_TOTP_RESET_REFUSED,
+                object_type=ObjectType.USER,
                 object_id=user_id,
                 summary=f"重置双因素认证被拒绝：{error.code}",
                 detail={"code": error.code, "reason": reason[:255]},
@@ -474,8 +475,8 @@ def totp_reset(*, actor: User, user_id: int, reason: str) -> User:
         codes_removed = RecoveryCode.objects.filter(user=target).delete()[0]
         audit_record(
             actor=actor,
-            action="account.totp_reset",
-            object_type="user",
+            action=AuditAction.ACCOUNT_TOTP_RESET,
+            object_type=ObjectType.USER,
             object_id=target.pk,
             summary=f"重置账号 {target.username} 的双因素认证：{reason}"[:255],
             detail={

@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 
 from xueji import clock
@@ -34,6 +35,7 @@ from xueji.accounts.rules import Permission
 from xueji.accounts.scope import scope_for
 from xueji.archives.models import ArchiveDocument, PaperArchiveEntry
 from xueji.archives.permissions import archive_holder
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.changes.models import ChangeRequest, DropoutCase, DropoutCaseState
 from xueji.changes.rules import RequestState, semester_of
@@ -202,13 +204,16 @@ def findings_sync(
         if counts.created or counts.updated or counts.resolved:
             audit_record(
                 actor=None,
-                action="anomaly.detect",
-                object_type="anomaly.kind",
+                action=AuditAction.ANOMALY_DETECT,
+                object_type=ObjectType.ANOMALY_KIND,
                 object_id=kind,
-                summary=(
-                    f"异常检测（{FindingKind(kind).label}）：新发现 {counts.created}，"
-                    f"更新 {counts.updated}，已消除 {counts.resolved}"
-                ),  # stored data: always Chinese
+                summary=format_lazy(
+                    "异常检测（{}）：新发现 {}，更新 {}，已消除 {}",
+                    FindingKind(kind).label,
+                    counts.created,
+                    counts.updated,
+                    counts.resolved,
+                ),
                 detail=counts.as_dict(),
             )
     return counts
@@ -391,10 +396,12 @@ def finding_dismiss(*, actor: Any, finding_id: int, reason: str) -> Finding:
         )
         audit_record(
             actor=actor,
-            action="anomaly.dismiss",
-            object_type="anomaly.finding",
+            action=AuditAction.ANOMALY_DISMISS,
+            object_type=ObjectType.ANOMALY_FINDING,
             object_id=finding.pk,
-            summary=f"排除学籍异常（{FindingKind(finding.kind).label}）#{finding.pk}",
+            summary=format_lazy(
+                "排除学籍异常（{}）#{}", FindingKind(finding.kind).label, finding.pk
+            ),
             detail={"kind": finding.kind, "student_id": finding.student_id, "reason": reason},
         )
     return finding
@@ -432,8 +439,8 @@ def finding_mark_different(*, actor: Any, finding_id: int, reason: str) -> PairV
         )
         audit_record(
             actor=actor,
-            action="anomaly.different_people",
-            object_type="anomaly.finding",
+            action=AuditAction.ANOMALY_DIFFERENT_PEOPLE,
+            object_type=ObjectType.ANOMALY_FINDING,
             object_id=finding.pk,
             summary=f"确认非同一人：学生 {finding.student_id} 与 {finding.other_student_id}",
             detail={
@@ -718,8 +725,8 @@ def finding_merge(
         merge.save(update_fields=["snapshot"])
         audit_record(
             actor=actor,
-            action="anomaly.merge",
-            object_type="anomaly.merge",
+            action=AuditAction.ANOMALY_MERGE,
+            object_type=ObjectType.ANOMALY_MERGE,
             object_id=merge.pk,
             summary=f"合并重复学籍：{retired.number} 并入 {survivor.number}",
             detail={
@@ -790,8 +797,8 @@ def merge_undo(*, actor: Any, merge_id: int, reason: str) -> MergeRecord:
         )
         audit_record(
             actor=actor,
-            action="anomaly.merge_undo",
-            object_type="anomaly.merge",
+            action=AuditAction.ANOMALY_MERGE_UNDO,
+            object_type=ObjectType.ANOMALY_MERGE,
             object_id=merge.pk,
             summary=f"撤销学籍合并：{merge.retired_number} 与 {merge.survivor_number} 恢复为两条学籍",
             detail={
@@ -959,8 +966,8 @@ def sightings_import(*, actor: Any, upload: UploadedFile, source: str = "") -> S
         result.repeated += len(good) - result.imported
         audit_record(
             actor=actor,
-            action="anomaly.sightings_import",
-            object_type="anomaly.sightings",
+            action=AuditAction.ANOMALY_SIGHTINGS_IMPORT,
+            object_type=ObjectType.ANOMALY_SIGHTINGS,
             object_id=result.batch,
             summary=f"导入在校名单：{result.imported} 行，错误 {len(result.errors)} 处",
             detail={

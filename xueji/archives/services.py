@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from xueji import clock
 from xueji.accounts.models import Unit
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.errors import Conflict, FieldError, ValidationFailed
 from xueji.schools.models import School
@@ -109,8 +110,8 @@ def archive_add_document(
             document.save(force_insert=True)
             audit_record(
                 actor=actor,
-                action="archive.add",
-                object_type="archives.document",
+                action=AuditAction.ARCHIVE_ADD,
+                object_type=ObjectType.ARCHIVE_DOCUMENT,
                 object_id=document.pk,
                 summary=f"档案材料：{document.title}",  # stored data: always Chinese
                 detail={
@@ -187,8 +188,8 @@ def archive_transfer(
         )
         audit_record(
             actor=actor,
-            action="archive.transfer",
-            object_type="archives.backup",
+            action=AuditAction.ARCHIVE_TRANSFER,
+            object_type=ObjectType.ARCHIVE_BACKUP,
             object_id=backup.pk,
             summary=f"档案随转学移交 {moved} 份",  # stored data: always Chinese
             detail={
@@ -214,8 +215,8 @@ def archive_to_authority(
         )
         audit_record(
             actor=actor,
-            action="archive.to_authority",
-            object_type="students.student",
+            action=AuditAction.ARCHIVE_TO_AUTHORITY,
+            object_type=ObjectType.STUDENT,
             object_id=student.pk,
             summary=f"出境学习，档案交{authority_unit.name} {moved} 份",  # stored data
             detail={
@@ -237,8 +238,8 @@ def archive_return(*, actor: Any, student: Student, to_school: School, request_i
         )
         audit_record(
             actor=actor,
-            action="archive.return",
-            object_type="students.student",
+            action=AuditAction.ARCHIVE_RETURN,
+            object_type=ObjectType.STUDENT,
             object_id=student.pk,
             summary=f"回国复学，档案交{to_school.name} {moved} 份",  # stored data
             detail={"to_school_id": to_school.pk, "request_id": request_id, "moved": moved},
@@ -271,8 +272,8 @@ def paper_register(
         )
         audit_record(
             actor=actor,
-            action="archive.paper_register",
-            object_type="archives.paper",
+            action=AuditAction.ARCHIVE_PAPER_REGISTER,
+            object_type=ObjectType.ARCHIVE_PAPER,
             object_id=entry.pk,
             summary=f"纸质档案登记：{entry.description}",  # stored data: always Chinese
             detail={"student_id": student.pk, "location": entry.location, "kept_copy": kept_copy},
@@ -288,8 +289,8 @@ def archive_document_open(*, actor: Any, document: ArchiveDocument) -> IO[bytes]
     with transaction.atomic():
         audit_record(
             actor=actor,
-            action="archive.download",
-            object_type="archives.document",
+            action=AuditAction.ARCHIVE_DOWNLOAD,
+            object_type=ObjectType.ARCHIVE_DOCUMENT,
             object_id=document.pk,
             summary=f"下载档案材料：{document.title}",  # stored data: always Chinese
             detail={"student_id": document.student_id, "sha256": document.sha256},
@@ -302,8 +303,8 @@ def archive_backup_document_open(*, actor: Any, backup: ArchiveBackup, entry: di
     with transaction.atomic():
         audit_record(
             actor=actor,
-            action="archive.backup_download",
-            object_type="archives.backup",
+            action=AuditAction.ARCHIVE_BACKUP_DOWNLOAD,
+            object_type=ObjectType.ARCHIVE_BACKUP,
             object_id=backup.pk,
             summary=f"下载档案备份材料：{entry['title']}",  # stored data: always Chinese
             detail={

@@ -16,6 +16,7 @@ from xueji import clock
 from xueji.accounts.models import Unit, UnitKind
 from xueji.accounts.scope import scope_for
 
+from .events import AuditAction, ObjectType, object_type_of
 from .models import EarlyWarning, WarningRole
 from .services import audit_record
 
@@ -105,8 +106,8 @@ def warning_raise(
             if created:
                 audit_record(
                     actor=None,
-                    action="warning.raise",
-                    object_type="audit.warning",
+                    action=AuditAction.WARNING_RAISE,
+                    object_type=ObjectType.WARNING,
                     object_id=warning.pk,
                     summary=f"预警：{message}",  # stored data: always Chinese
                     detail={
@@ -149,8 +150,9 @@ def warning_resolve(
         if count:
             audit_record(
                 actor=actor,
-                action="warning.resolve",
-                object_type=subject_type,
+                action=AuditAction.WARNING_RESOLVE,
+                # Warning subjects are named like the vocabulary's object types.
+                object_type=object_type_of(subject_type),
                 object_id=subject,
                 summary=f"解除预警 {count} 条",  # stored data: always Chinese
                 detail={"kind": kind, "count": count, "reason": reason[:255]},

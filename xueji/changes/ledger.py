@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Count, F, Max, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 
 from xueji import clock
@@ -22,6 +23,7 @@ from xueji.accounts.models import UnitKind
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
 from xueji.accounts.scope import scope_for
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.enrolment.models import StatusRecord
 from xueji.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -65,8 +67,8 @@ def on_dropout_completed(
         case.save(force_insert=True)
         audit_record(
             actor=actor,
-            action="dropout.case_open",
-            object_type="changes.dropout_case",
+            action=AuditAction.DROPOUT_CASE_OPEN,
+            object_type=ObjectType.DROPOUT_CASE,
             object_id=case.pk,
             summary="控辍保学台账立案",  # stored data: always Chinese
             detail={
@@ -151,10 +153,10 @@ def _close_open_case(
     )
     audit_record(
         actor=actor,
-        action="dropout.case_close",
-        object_type="changes.dropout_case",
+        action=AuditAction.DROPOUT_CASE_CLOSE,
+        object_type=ObjectType.DROPOUT_CASE,
         object_id=case.pk,
-        summary=f"控辍保学台账销号（{DropoutCaseState(state).label}）",
+        summary=format_lazy("控辍保学台账销号（{}）", DropoutCaseState(state).label),
         detail={
             "student_id": student_id,
             "state": state,
@@ -259,10 +261,10 @@ def dropout_follow_up_add(
         )
         audit_record(
             actor=actor,
-            action="dropout.follow_up",
-            object_type="changes.dropout_case",
+            action=AuditAction.DROPOUT_FOLLOW_UP,
+            object_type=ObjectType.DROPOUT_CASE,
             object_id=case.pk,
-            summary=f"控辍保学跟进（{FollowUpMethod(method).label}）",
+            summary=format_lazy("控辍保学跟进（{}）", FollowUpMethod(method).label),
             detail={"follow_up_id": follow_up.pk, "on": on.isoformat(), "method": method},
         )
     return follow_up

@@ -25,6 +25,7 @@ from xueji import clock
 from xueji.accounts.models import UnitKind
 from xueji.accounts.permissions import has_permission, require_permission
 from xueji.accounts.rules import Permission
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.divisions.models import DivisionLevel
 from xueji.divisions.selectors import division_names
@@ -455,8 +456,8 @@ def ruleset_publish(
         changes = rules_diff(latest.rules if latest else {}, content)
         audit_record(
             actor=actor,
-            action="ruleset.publish",
-            object_type="changes.ruleset",
+            action=AuditAction.RULESET_PUBLISH,
+            object_type=ObjectType.RULESET,
             object_id=ruleset.pk,
             summary=(
                 f"发布{layer_name(province_code)}学籍变动规则第{ruleset.version}版"

@@ -17,6 +17,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 
 from xueji import clock
@@ -26,6 +27,7 @@ from xueji.accounts.rules import Permission
 from xueji.accounts.scope import scope_for
 from xueji.accounts.services import SystemActor, unit_ensure_for_school, unit_ensure_national
 from xueji.archives.rules import FILE_TYPES, sniff_file_type
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.audit.warnings import warning_raise, warning_resolve
 from xueji.enrolment.models import StatusRecord
@@ -219,8 +221,8 @@ def material_add(
         saved = _save_materials(request, checked, by=_name_of(actor), now=clock.now())
         audit_record(
             actor=actor,
-            action="change.material_add",
-            object_type="changes.request",
+            action=AuditAction.CHANGE_MATERIAL_ADD,
+            object_type=ObjectType.CHANGE_REQUEST,
             object_id=request.pk,
             summary=f"补充材料 {len(saved)} 份",
             detail={"kinds": [m.kind for m in saved]},
@@ -353,10 +355,10 @@ def _open_request(
     _save_materials(request, checked, by=_name_of(actor), now=now)
     audit_record(
         actor=actor,
-        action="change.file",
-        object_type="changes.request",
+        action=AuditAction.CHANGE_FILE,
+        object_type=ObjectType.CHANGE_REQUEST,
         object_id=request.pk,
-        summary=f"申请{ChangeType(change_type).label}",
+        summary=format_lazy("申请{}", ChangeType(change_type).label),
         detail={
             "student_id": record.pk,
             "change_type": change_type,
@@ -666,10 +668,10 @@ def _decide(
     warning_resolve(subject_type="changes.step", subject_id=step.pk, reason="handled")
     audit_record(
         actor=actor,
-        action="change.step_approve" if approve else "change.step_refuse",
-        object_type="changes.request",
+        action=AuditAction.CHANGE_STEP_APPROVE if approve else AuditAction.CHANGE_STEP_REFUSE,
+        object_type=ObjectType.CHANGE_REQUEST,
         object_id=request.pk,
-        summary=f"{Party(step.party).label}{'同意' if approve else '不同意'}",
+        summary=format_lazy("{}{}", Party(step.party).label, "同意" if approve else "不同意"),
         detail={"step": step.seq, "party": step.party, "refusal_reason": refusal_reason},
     )
     if not approve:
@@ -703,10 +705,10 @@ def _complete(*, actor: Any, request: ChangeRequest, now: datetime) -> None:
     _close(request, state=RequestState.COMPLETED, reason="", now=now)
     audit_record(
         actor=actor,
-        action="change.complete",
-        object_type="changes.request",
+        action=AuditAction.CHANGE_COMPLETE,
+        object_type=ObjectType.CHANGE_REQUEST,
         object_id=request.pk,
-        summary=f"{ChangeType(request.change_type).label}办结",
+        summary=format_lazy("{}办结", ChangeType(request.change_type).label),
         detail={"student_id": request.student_id, "school_id": record.school_id},
     )
 
@@ -739,10 +741,10 @@ def request_withdraw(*, actor: Any, request: ChangeRequest, reason: str) -> Chan
         _close(request, state=RequestState.WITHDRAWN, reason=reason, now=clock.now())
         audit_record(
             actor=actor,
-            action="change.withdraw",
-            object_type="changes.request",
+            action=AuditAction.CHANGE_WITHDRAW,
+            object_type=ObjectType.CHANGE_REQUEST,
             object_id=request.pk,
-            summary=f"撤回{ChangeType(request.change_type).label}申请",
+            summary=format_lazy("撤回{}申请", ChangeType(request.change_type).label),
             detail={"reason": reason},
         )
     return request
@@ -768,10 +770,12 @@ def steps_overdue_sweep(*, today: date | None = None) -> dict[str, int]:
                 counts["recomputed"] += 1
                 audit_record(
                     actor=SWEEP_JOB,
-                    action="change.step_deadline",
-                    object_type="changes.request",
+                    action=AuditAction.CHANGE_STEP_DEADLINE,
+                    object_type=ObjectType.CHANGE_REQUEST,
                     object_id=step.request_id,
-                    summary=f"{Party(step.party).label}环节办理期限补算为 {step.due_date}",
+                    summary=format_lazy(
+                        "{}环节办理期限补算为 {}", Party(step.party).label, step.due_date
+                    ),
                     detail={"step": step.seq, "due_date": str(step.due_date)},
                 )
     overdue = ApprovalStep.objects.filter(state=StepState.PENDING, due_date__lt=today)
@@ -858,8 +862,8 @@ def material_open(*, actor: Any, material_id: int) -> tuple[Material, Any]:
     with transaction.atomic():
         audit_record(
             actor=actor,
-            action="change.material_download",
-            object_type="changes.request",
+            action=AuditAction.CHANGE_MATERIAL_DOWNLOAD,
+            object_type=ObjectType.CHANGE_REQUEST,
             object_id=material.request_id,
             summary=f"下载变动材料：{material.name}",  # stored data: always Chinese
             detail={"material_id": material.pk, "kind": material.kind, "sha256": material.sha256},

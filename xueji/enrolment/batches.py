@@ -29,12 +29,14 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 
 from xueji import clock
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
 from xueji.accounts.scope import Scope, scope_for
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.divisions.selectors import division_full_name, prefix_of_code
 from xueji.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -207,6 +209,11 @@ def resolve_scope(*, actor, code: str) -> BatchScope:
         )
     label = division_full_name(prefix.ljust(6, "0")) if prefix else _("全国")
     return BatchScope(prefix, None, label)
+
+
+def _stored_scope(where: BatchScope) -> str:
+    """The scope as audit summaries store it: Chinese, whatever the session's language."""
+    return where.label if where.area or where.school else "全国"
 
 
 def _scope_sql(area: str, school_id: int | None, alias: str = "r") -> tuple[str, list]:
@@ -491,10 +498,10 @@ def batch_promotion_plan(
         run.save()
         audit_record(
             actor=actor,
-            action="batch.plan",
-            object_type="batch_run",
+            action=AuditAction.BATCH_PLAN,
+            object_type=ObjectType.BATCH_RUN,
             object_id=run.pk,
-            summary=f"升级试运行 {where.label} {school_year}学年：将升级 {run.planned_count} 人",
+            summary=f"升级试运行 {_stored_scope(where)} {school_year}学年：将升级 {run.planned_count} 人",
             detail={
                 "kind": run.kind,
                 "scope": where.area,
@@ -619,10 +626,15 @@ def batch_graduation_plan(
         run.save()
         audit_record(
             actor=actor,
-            action="batch.plan",
-            object_type="batch_run",
+            action=AuditAction.BATCH_PLAN,
+            object_type=ObjectType.BATCH_RUN,
             object_id=run.pk,
-            summary=f"毕业试运行 {where.label} {GRADES[grade].name}：{run.planned_count} 人",
+            summary=format_lazy(
+                "毕业试运行 {} {}：{} 人",
+                _stored_scope(where),
+                GRADES[grade].name,
+                run.planned_count,
+            ),
             detail={
                 "kind": run.kind,
                 "school": the_school.code,
@@ -1073,11 +1085,14 @@ def _finish(run: BatchRun, *, actor) -> None:
     run.save(update_fields=["state", "finished_at", "heartbeat_at", "message"])
     audit_record(
         actor=actor,
-        action=f"batch.{run.kind}",
-        object_type="batch_run",
+        action=AuditAction.BATCH_PROMOTE
+        if run.kind == BatchKind.PROMOTE
+        else AuditAction.BATCH_GRADUATE,
+        object_type=ObjectType.BATCH_RUN,
         object_id=run.pk,
         summary=(
-            f"{'升级' if run.kind == BatchKind.PROMOTE else '毕业处理'} {run.scope_label} "
+            f"{'升级' if run.kind == BatchKind.PROMOTE else '毕业处理'} "
+            f"{run.scope_label if run.scope_area or run.school_id else '全国'} "
             f"{run.school_year}：{run.changed_count} 人"
         ),
         detail={
@@ -1172,8 +1187,8 @@ def _fail(run_id: int, error: Exception) -> None:
         run.save(update_fields=["state", "message", "heartbeat_at"])
         audit_record(
             actor=run.confirmed_by,
-            action="batch.failed",
-            object_type="batch_run",
+            action=AuditAction.BATCH_FAILED,
+            object_type=ObjectType.BATCH_RUN,
             object_id=run.pk,
             summary=f"批量处理中断 {run.batch_key}：已处理 {run.changed_count} 人",
             detail={

@@ -23,6 +23,7 @@ from xueji.accounts.services import (
     user_create,
 )
 from xueji.accounts.twofactor import second_factor_required, totp_device_install
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.schools.models import School
 
@@ -86,8 +87,8 @@ def _demo_ready(user: User) -> None:
         if changes:
             audit_record(
                 actor=None,
-                action="account.demo_setup",
-                object_type="user",
+                action=AuditAction.ACCOUNT_DEMO_SETUP,
+                object_type=ObjectType.USER,
                 object_id=user.pk,
                 summary=f"演示账号 {user.username} 准备就绪",
                 detail={"changes": changes},

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from django.db import connection, transaction
 
 from xueji.audit import context as audit_context
+from xueji.audit.events import AuditAction, ObjectType
 
 # (column, PostgreSQL type, SQLite type) of the staging table.
 STAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -160,7 +161,7 @@ class StudentStage:
         batch: str,
         schema_id: int,
         event_kind: str,
-        audit_action: str,
+        audit_action: AuditAction,
         audit_summary: str,
     ) -> int:
         """Insert every staged row into the registry. Must run inside ``transaction.atomic``.
@@ -233,14 +234,15 @@ class StudentStage:
             cursor.execute(
                 "INSERT INTO audit_auditevent (at, actor_id, actor_username, unit_id, action, "
                 "object_type, object_id, summary, detail, ip, user_agent, channel, request_id) "
-                f"SELECT %s, %s, %s, %s, %s, 'student', CAST({sid} AS {text}), %s || st.number, "
+                f"SELECT %s, %s, %s, %s, %s, %s, CAST({sid} AS {text}), %s || st.number, "
                 f"{jsonb}, {inet}, %s, %s, %s FROM {t} st",
                 [
                     stamp,
                     actor_id,
                     actor_name,
                     unit_id,
-                    audit_action,
+                    audit_action.value,
+                    ObjectType.STUDENT.value,
                     audit_summary,
                     json.dumps({"batch": batch}),
                     origin.ip,

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from xueji.accounts.scope import scope_for
 from xueji.accounts.services import unit_ensure_for_school
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.divisions.selectors import current_county_codes
 from xueji.schools.models import School
@@ -98,8 +99,8 @@ class SchoolImport:
                     unit_ensure_for_school(school)
             audit_record(
                 actor=self.actor,
-                action="import.schools",
-                object_type="import_job",
+                action=AuditAction.IMPORT_SCHOOLS,
+                object_type=ObjectType.IMPORT_JOB,
                 object_id=self.batch,
                 summary=f"批量导入学校 {len(valid)} 所",
                 detail={"codes": [c.code for c in valid][:1000]},

@@ -13,6 +13,7 @@ from xueji import clock
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
 from xueji.audit import context as audit_context
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.errors import FieldError, ValidationFailed
 
@@ -72,8 +73,8 @@ def import_job_create(
         job.save()
         audit_record(
             actor=actor,
-            action="import.submit",
-            object_type="import_job",
+            action=AuditAction.IMPORT_SUBMIT,
+            object_type=ObjectType.IMPORT_JOB,
             object_id=str(job.pk),
             summary=f"提交导入 {file_name}",
             detail={"mode": mode, "kind": kind, "size": size, "sha256": job.file_sha256},

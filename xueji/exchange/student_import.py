@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from xueji import clock
 from xueji.accounts.scope import scope_for
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.enrolment.rules import ON_ROLL, EventKind
 from xueji.errors import FieldError
@@ -211,13 +212,13 @@ class StudentImport:
                     batch=self.batch,
                     schema_id=default_schema_id,
                     event_kind=EventKind.IMPORT,
-                    audit_action="student.import",
+                    audit_action=AuditAction.STUDENT_IMPORT,
                     audit_summary="批量导入注册 ",
                 )
                 audit_record(
                     actor=self.actor,
-                    action="import.students",
-                    object_type="import_job",
+                    action=AuditAction.IMPORT_STUDENTS,
+                    object_type=ObjectType.IMPORT_JOB,
                     object_id=self.batch,
                     summary=f"批量导入学生 {created} 人",
                     detail={

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from xueji import clock
 from xueji.accounts.services import unit_ensure_for_school
+from xueji.audit.events import AuditAction
 from xueji.divisions.models import Division, DivisionLevel
 from xueji.enrolment.rules import EventKind
 from xueji.schools.models import School
@@ -540,7 +541,7 @@ def generate(
                 batch=batch,
                 schema_id=schema.pk,
                 event_kind=EventKind.IMPORT,
-                audit_action="student.generate",
+                audit_action=AuditAction.STUDENT_GENERATE,
                 audit_summary="生成演示数据 ",
             )
     finally:

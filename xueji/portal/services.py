@@ -22,6 +22,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from xueji import clock
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.changes.models import ChangeRequest, Material
 from xueji.changes.rules import Channel, RequestState
@@ -118,8 +119,8 @@ def code_send(*, student_number: str, guardian_id_number: str) -> int | None:
         if not rules.send_allowed(recent):
             audit_record(
                 actor=actor,
-                action="portal.code_limited",
-                object_type="students.guardian",
+                action=AuditAction.PORTAL_CODE_LIMITED,
+                object_type=ObjectType.GUARDIAN,
                 object_id=guardian.pk,
                 summary="验证码发送次数已达每小时上限",
                 detail={"sent_in_hour": recent},
@@ -139,8 +140,8 @@ def code_send(*, student_number: str, guardian_id_number: str) -> int | None:
         )
         audit_record(
             actor=actor,
-            action="portal.code_send",
-            object_type="students.guardian",
+            action=AuditAction.PORTAL_CODE_SEND,
+            object_type=ObjectType.GUARDIAN,
             object_id=guardian.pk,
             summary=f"发送登录验证码至 {sent_to}",
             detail={"code_id": row.pk, "sent_to": sent_to},
@@ -186,8 +187,8 @@ def code_verify(*, code_id: int | None, code: str) -> GuardianActor:
         if state != rules.CodeState.USABLE:
             audit_record(
                 actor=actor,
-                action="portal.signin_refused",
-                object_type="students.guardian",
+                action=AuditAction.PORTAL_SIGNIN_REFUSED,
+                object_type=ObjectType.GUARDIAN,
                 object_id=row.guardian_id,
                 summary="验证码已失效",
                 detail={"code_id": row.pk, "state": str(state)},
@@ -197,8 +198,8 @@ def code_verify(*, code_id: int | None, code: str) -> GuardianActor:
             row.save(update_fields=["attempts"])
             audit_record(
                 actor=actor,
-                action="portal.signin_refused",
-                object_type="students.guardian",
+                action=AuditAction.PORTAL_SIGNIN_REFUSED,
+                object_type=ObjectType.GUARDIAN,
                 object_id=row.guardian_id,
                 summary="验证码错误",
                 detail={"code_id": row.pk, "attempts": row.attempts},
@@ -208,8 +209,8 @@ def code_verify(*, code_id: int | None, code: str) -> GuardianActor:
             row.save(update_fields=["used_at"])
             audit_record(
                 actor=actor,
-                action="portal.signin",
-                object_type="students.guardian",
+                action=AuditAction.PORTAL_SIGNIN,
+                object_type=ObjectType.GUARDIAN,
                 object_id=row.guardian_id,
                 summary="家长登录网上办理",
                 detail={"code_id": row.pk},
@@ -226,8 +227,8 @@ def guardian_signout(*, guardian: GuardianActor, idle: bool = False) -> None:
     with transaction.atomic():
         audit_record(
             actor=guardian,
-            action="portal.session_idle" if idle else "portal.signout",
-            object_type="students.guardian",
+            action=AuditAction.PORTAL_SESSION_IDLE if idle else AuditAction.PORTAL_SIGNOUT,
+            object_type=ObjectType.GUARDIAN,
             object_id=guardian.guardian_id,
             summary="长时间未操作，自动退出" if idle else "家长退出网上办理",
         )
@@ -305,8 +306,8 @@ def portal_material_add(
         saved = _save_materials(request, checked, by=guardian.username, now=clock.now())
         audit_record(
             actor=guardian,
-            action="change.material_add",
-            object_type="changes.request",
+            action=AuditAction.CHANGE_MATERIAL_ADD,
+            object_type=ObjectType.CHANGE_REQUEST,
             object_id=request.pk,
             summary=f"补充材料 {len(saved)} 份",
             detail={"kinds": [m.kind for m in saved], "channel": Channel.GUARDIAN},

@@ -7,6 +7,7 @@ from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
 from xueji.accounts.scope import scope_for
 from xueji.accounts.services import unit_ensure_for_school
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.divisions.selectors import current_county_codes
 from xueji.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -44,8 +45,8 @@ def school_create(*, actor, data: dict) -> School:
         unit_ensure_for_school(school)
         audit_record(
             actor=actor,
-            action="school.create",
-            object_type="school",
+            action=AuditAction.SCHOOL_CREATE,
+            object_type=ObjectType.SCHOOL,
             object_id=school.pk,
             summary=f"新建学校 {school.name}（{school.code}）",
         )
@@ -86,8 +87,8 @@ def school_update(*, actor, school_id: int, data: dict) -> School:
                 school.unit.save(update_fields=["name"])
             audit_record(
                 actor=actor,
-                action="school.update",
-                object_type="school",
+                action=AuditAction.SCHOOL_UPDATE,
+                object_type=ObjectType.SCHOOL,
                 object_id=school.pk,
                 summary=f"修改学校 {school.name}",
                 detail={"changes": changes},
@@ -126,8 +127,8 @@ def school_close(
         school.save(update_fields=["state", "closed_on", "successor", "updated_at"])
         audit_record(
             actor=actor,
-            action="school.close",
-            object_type="school",
+            action=AuditAction.SCHOOL_CLOSE,
+            object_type=ObjectType.SCHOOL,
             object_id=school.pk,
             summary=f"{'合并' if merged else '撤销'}学校 {school.name}",
             detail={"successor_id": successor_id, "closed_on": str(closed_on)},

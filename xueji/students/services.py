@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from xueji import clock
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.divisions.refdata import known_area_codes
 from xueji.enrolment.models import StatusRecord
@@ -294,8 +295,8 @@ def _create(*, actor, clean: CleanRegistration, confirmed_candidates) -> Student
         )
         audit_record(
             actor=actor,
-            action="student.register",
-            object_type="student",
+            action=AuditAction.STUDENT_REGISTER,
+            object_type=ObjectType.STUDENT,
             object_id=student.pk,
             summary=f"注册学生 {student.number}",
             detail={
@@ -353,8 +354,8 @@ def _reactivate(*, actor, student: Student, clean: CleanRegistration) -> Student
             on_reactivated(actor=actor, student_id=student.pk, on=clock.today())
         audit_record(
             actor=actor,
-            action="student.reactivate",
-            object_type="student",
+            action=AuditAction.STUDENT_REACTIVATE,
+            object_type=ObjectType.STUDENT,
             object_id=student.pk,
             summary=f"恢复学籍 {student.number}",
             detail={"from_state": from_state, "school_id": school.pk},
@@ -415,8 +416,8 @@ def student_attach_resident_id(
         )
         audit_record(
             actor=actor,
-            action="student.number_upgrade",
-            object_type="student",
+            action=AuditAction.STUDENT_NUMBER_UPGRADE,
+            object_type=ObjectType.STUDENT,
             object_id=locked.pk,
             summary=f"学籍号 {old_number} 升级为 {new_number}",
             detail={"old": old_number, "new": new_number, "reason": reason},
@@ -471,8 +472,8 @@ def nonbasic_schema_file(*, actor, fields: list[dict], note: str = "") -> NonBas
             ) from None
         audit_record(
             actor=actor,
-            action="nonbasic_schema.file",
-            object_type="nonbasic_schema",
+            action=AuditAction.NONBASIC_SCHEMA_FILE,
+            object_type=ObjectType.NONBASIC_SCHEMA,
             object_id=schema.pk,
             summary=f"备案非基础信息方案 {province_code or '全国默认'} 第{schema.version}版",
             detail={"fields": [f.get("key") for f in fields]},
@@ -551,8 +552,8 @@ def student_reveal(*, actor, student_id: int, field: str, reason: str) -> str:
         with transaction.atomic():
             audit_record(
                 actor=actor,
-                action="student.reveal_refused",
-                object_type="student",
+                action=AuditAction.STUDENT_REVEAL_REFUSED,
+                object_type=ObjectType.STUDENT,
                 object_id=student_id,
                 summary=f"拒绝显示完整信息（{error.code}）",
                 detail={
@@ -565,8 +566,8 @@ def student_reveal(*, actor, student_id: int, field: str, reason: str) -> str:
     with transaction.atomic():
         audit_record(
             actor=actor,
-            action="student.reveal",
-            object_type="student",
+            action=AuditAction.STUDENT_REVEAL,
+            object_type=ObjectType.STUDENT,
             object_id=student.pk,
             # No student number here: a G number carries the ID number being revealed.
             summary=f"显示学生的完整{label}",
@@ -754,8 +755,8 @@ def student_correct(*, actor, student_id: int, changes: dict, reason: str) -> St
         )
         audit_record(
             actor=actor,
-            action="student.correct",
-            object_type="student",
+            action=AuditAction.STUDENT_CORRECT,
+            object_type=ObjectType.STUDENT,
             object_id=locked.pk,
             summary=f"更正基础信息 {len(detail)} 项",  # stored data: always Chinese
             detail={"fields": sorted(detail), "changes": detail, "reason": reason},

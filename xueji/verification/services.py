@@ -17,12 +17,14 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 
 from xueji import clock
 from xueji.accounts.models import UnitKind
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.models import EarlyWarning
 from xueji.audit.services import audit_record
 from xueji.audit.warnings import warning_raise, warning_resolve
@@ -49,8 +51,6 @@ from .rules import (
     default_title,
     sign_off_refusal,
 )
-
-CAMPAIGN_OBJECT = "verification.campaign"
 
 # PostgreSQL: openings of campaigns take this transaction-level advisory lock, so a
 # national and a provincial campaign for one semester cannot both pass the overlap check.
@@ -143,8 +143,8 @@ def campaign_open(
         campaign.save(update_fields=["schools_total"])
         audit_record(
             actor=actor,
-            action="campaign.open",
-            object_type=CAMPAIGN_OBJECT,
+            action=AuditAction.CAMPAIGN_OPEN,
+            object_type=ObjectType.CAMPAIGN,
             object_id=campaign.pk,
             summary=f"发起学籍核准：{title}",  # stored data: always Chinese
             detail={
@@ -238,8 +238,8 @@ def campaign_close(*, actor: Any, campaign_id: int) -> Campaign:
         )
         audit_record(
             actor=actor,
-            action="campaign.close",
-            object_type=CAMPAIGN_OBJECT,
+            action=AuditAction.CAMPAIGN_CLOSE,
+            object_type=ObjectType.CAMPAIGN,
             object_id=campaign.pk,
             summary=f"结束学籍核准：{campaign.title}",  # stored data: always Chinese
             detail={"unsigned_schools": unsigned.count()},
@@ -387,8 +387,8 @@ def _roll_sync(confirmation: SchoolConfirmation, *, actor: Any) -> dict[str, int
     if any(counts.values()):
         audit_record(
             actor=actor,
-            action="campaign.roll_sync",
-            object_type=CONFIRMATION_SUBJECT,
+            action=AuditAction.CAMPAIGN_ROLL_SYNC,
+            object_type=ObjectType.CONFIRMATION,
             object_id=confirmation.pk,
             summary=f"核准名册同步：新增 {added}，转入 {moved}，移出 {dropped}",  # stored data
             detail={**counts, "campaign_id": campaign_id, "school_id": school_id},
@@ -437,8 +437,8 @@ def roll_open(*, actor: Any, campaign_id: int) -> SchoolConfirmation:
         _recount(confirmation)
         audit_record(
             actor=actor,
-            action="campaign.roll_open",
-            object_type=CONFIRMATION_SUBJECT,
+            action=AuditAction.CAMPAIGN_ROLL_OPEN,
+            object_type=ObjectType.CONFIRMATION,
             object_id=confirmation.pk,
             summary=f"打开核准名册（{confirmation.total} 人）",  # stored data: always Chinese
             detail={"campaign_id": campaign_id, "school_id": confirmation.school_id},
@@ -518,10 +518,10 @@ def roll_mark(
         _advance(confirmation)
         audit_record(
             actor=actor,
-            action="campaign.mark",
-            object_type=CONFIRMATION_SUBJECT,
+            action=AuditAction.CAMPAIGN_MARK,
+            object_type=ObjectType.CONFIRMATION,
             object_id=confirmation.pk,
-            summary=f"核准标记：{len(ids)} 名学生标为“{Mark(mark).label}”",  # stored data
+            summary=format_lazy("核准标记：{} 名学生标为“{}”", len(ids), Mark(mark).label),
             detail={"mark": mark, "student_ids": ids[:200], "count": len(ids), "note": note},
         )
     return confirmation
@@ -567,8 +567,8 @@ def roll_mark_all_present_except(
         _advance(confirmation)
         audit_record(
             actor=actor,
-            action="campaign.mark_all_present",
-            object_type=CONFIRMATION_SUBJECT,
+            action=AuditAction.CAMPAIGN_MARK_ALL_PRESENT,
+            object_type=ObjectType.CONFIRMATION,
             object_id=confirmation.pk,
             summary=f"核准标记：{present} 名学生全部在校，另 {len(ids)} 名单独标记",  # stored
             detail={
@@ -644,8 +644,8 @@ def school_sign_off(*, actor: Any, campaign_id: int, note: str = "") -> SchoolCo
             )
             audit_record(
                 actor=actor,
-                action="campaign.sign_off",
-                object_type=CONFIRMATION_SUBJECT,
+                action=AuditAction.CAMPAIGN_SIGN_OFF,
+                object_type=ObjectType.CONFIRMATION,
                 object_id=confirmation.pk,
                 summary=(
                     f"学籍核准签报：在校 {confirmation.present}，缺 {confirmation.absent}，"

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from xueji import clock
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.errors import Conflict, FieldError, ValidationFailed
 
@@ -109,14 +110,15 @@ def calendar_year_load(
         )
         audit_record(
             actor=actor,
-            action="calendar.year_replace" if previous else "calendar.year_load",
-            object_type="calendar_year",
+            action=AuditAction.CALENDAR_YEAR_REPLACE
+            if previous
+            else AuditAction.CALENDAR_YEAR_LOAD,
+            object_type=ObjectType.CALENDAR_YEAR,
             object_id=year,
-            summary=(
-                _("替换 %(year)d 年工作日历（%(notice)s），%(changed)d 天有变化")
-                % {"year": year, "notice": notice, "changed": len(changed)}
+            summary=(  # stored data: always Chinese
+                f"替换 {year} 年工作日历（{notice}），{len(changed)} 天有变化"
                 if previous
-                else _("载入 %(year)d 年工作日历（%(notice)s）") % {"year": year, "notice": notice}
+                else f"载入 {year} 年工作日历（{notice}）"
             ),
             detail={
                 "year": year,

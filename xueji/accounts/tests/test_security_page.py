@@ -12,6 +12,7 @@ from xueji import clock
 from xueji.accounts.models import LoginAttempt, Role, TotpDevice, User
 from xueji.accounts.selectors import security_overview
 from xueji.accounts.twofactor import second_factor_required
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 
 SEC = Role.SECURITY_ADMIN
@@ -103,8 +104,8 @@ def test_page_shows_counts_and_action_links_where_the_admin_may_act(county_secur
     with transaction.atomic():
         audit_record(
             actor=None,
-            action="account.lock",
-            object_type="user",
+            action=AuditAction.ACCOUNT_LOCK,
+            object_type=ObjectType.USER,
             object_id=locked.pk,
             summary="锁定账号 locked-one 至 12:00",
         )

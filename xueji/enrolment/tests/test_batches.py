@@ -176,7 +176,7 @@ def test_real_run_promotes_exactly_the_eligible_students(school, school_user, ju
     assert event.grade == "12"
     assert (event.from_state, event.to_state) == ("enrolled", "enrolled")
     assert event.actor_username == reviewer.username
-    audits = AuditEvent.objects.filter(object_type="batch_run", object_id=str(run.pk))
+    audits = AuditEvent.objects.filter(object_type="enrolment.batch_run", object_id=str(run.pk))
     assert sorted(audits.values_list("action", flat=True)) == ["batch.plan", "batch.promote"]
     done = audits.get(action="batch.promote")
     assert done.detail["changed"] == 8

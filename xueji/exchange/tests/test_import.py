@@ -121,7 +121,7 @@ def registry_counts() -> dict[str, int]:
         "numbers": StudentNumber.objects.count(),
         "events": StatusEvent.objects.count(),
         "guardians": Guardian.objects.count(),
-        "student_audit": AuditEvent.objects.filter(object_type="student").count(),
+        "student_audit": AuditEvent.objects.filter(object_type="students.student").count(),
     }
 
 
@@ -164,7 +164,7 @@ def assert_loaded(job: ImportJob, rows: list[dict], actor) -> None:
             row["guardian_id_number"],
         )
         assert NonBasicInfo.objects.get(student=student).data["left_behind"] is False
-        audit = AuditEvent.objects.get(object_type="student", object_id=str(student.pk))
+        audit = AuditEvent.objects.get(object_type="students.student", object_id=str(student.pk))
         assert audit.action == "student.import" and audit.actor_id == actor.pk
         assert audit.detail == {"batch": str(job.pk)} and audit.channel == "task"
     assert AuditEvent.objects.filter(action="import.submit", object_id=str(job.pk)).count() == 1

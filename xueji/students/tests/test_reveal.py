@@ -146,7 +146,7 @@ def test_reveal_returns_the_value_and_audits_field_and_reason(
     (event,) = reveal_events()
     assert (event.actor_id, event.object_type, event.object_id) == (
         school_user.pk,
-        "student",
+        "students.student",
         str(student.pk),
     )
     assert event.detail == {"field": field, "reason": REASON}

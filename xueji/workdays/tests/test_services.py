@@ -50,7 +50,7 @@ def test_national_reviewer_loads_2027_and_deadlines_run_into_it(calendar, nation
     assert CalendarDay.objects.get(date=date(2027, 2, 20)).name == MAKEUP_NAME
     assert 2027 in selectors.loaded_years()
     event = AuditEvent.objects.get(action="calendar.year_load")
-    assert (event.object_type, event.object_id) == ("calendar_year", "2027")
+    assert (event.object_type, event.object_id) == ("workdays.year", "2027")
     assert event.detail["makeup_days"] == ["2027-02-20"]
 
 

@@ -39,6 +39,7 @@ from rich.table import Table
 
 from xueji import fieldcrypto
 from xueji.audit import context as audit_context
+from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.students import identity
 
@@ -166,7 +167,7 @@ class Command(BaseCommand):
                     for done in _rotate(column, current, rows, batch, budget, tally):
                         progress.advance(task, done)
                     if tally.done or tally.failed:
-                        _audit(column.label, "field_keys.rotate", current, tally)
+                        _audit(column.label, AuditAction.FIELD_KEYS_ROTATE, current, tally)
                 if options["reindex"]:
                     for model, label in INDEXED:
                         tally = Tally(label)
@@ -176,7 +177,7 @@ class Command(BaseCommand):
                         for seen in _reindex(model, batch, budget, tally, dry_run=dry_run):
                             progress.advance(task, seen)
                         if not dry_run and (tally.done or tally.failed):
-                            _audit(tally.label, "field_keys.reindex", current, tally)
+                            _audit(tally.label, AuditAction.FIELD_KEYS_REINDEX, current, tally)
         finally:
             audit_context.reset(token)
         self._summary(console, tallies, dry_run=dry_run, stopped=budget.exhausted)
@@ -337,13 +338,13 @@ def _reindex(
         yield len(chunk)
 
 
-def _audit(label: str, action: str, current: str, tally: Tally) -> None:
+def _audit(label: str, action: AuditAction, current: str, tally: Tally) -> None:
     """One audit event per column and run: what was rewritten (never a value)."""
     with transaction.atomic():
         audit_record(
             actor=None,
             action=action,
-            object_type="field_keys",
+            object_type=ObjectType.FIELD_KEYS,
             object_id=current,
             summary=f"{label}：处理 {tally.done} 条，当前密钥版本 v{current}",
             detail={
