@@ -10,6 +10,12 @@ from django.db.models import Q
 
 from .models import UnitKind
 
+# "Every row", as a condition that is never empty. Django drops an empty ``Q()`` from an OR
+# (``Q() | Q(x)`` is ``Q(x)``), so a filter built as ``scope.q(...) | other`` would lose the
+# nation's "everything" and keep only ``other``. Use this, never ``Q()``, for "no limit".
+EVERY_ROW = Q(pk__isnull=False)
+NO_ROW = Q(pk__in=[])
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -25,14 +31,15 @@ class Scope:
         return not self.everything and self.area_prefix is None and self.school_id is None
 
     def q(self, *, area_field: str = "area_code", school_field: str = "school_id") -> Q:
-        """A filter for rows that carry an area code and a school reference."""
+        """A filter for rows that carry an area code and a school reference. Never an
+        empty ``Q()``: it may be ORed with other conditions (``EVERY_ROW``)."""
         if self.everything:
-            return Q()
+            return EVERY_ROW
         if self.school_id is not None:
             return Q(**{school_field: self.school_id})
         if self.area_prefix is not None:
             return Q(**{f"{area_field}__startswith": self.area_prefix})
-        return Q(pk__in=[])
+        return NO_ROW
 
     def covers(self, *, area_code: str, school_id: int | None = None) -> bool:
         if self.everything:

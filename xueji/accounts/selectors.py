@@ -24,6 +24,7 @@ from .models import ApiToken, LoginAttempt, Role, TotpDevice, TrainingRecord, Un
 from .permissions import has_permission
 from .policy import security_policy
 from .rules import ADMIN_ROLES, PASSWORD_EXPIRY_WARNING_DAYS, Permission, dormant_cutoff
+from .scope import EVERY_ROW
 
 # ---------------------------------------------------------------- the subtree
 
@@ -302,7 +303,7 @@ def clerk_workload(actor: User, *, date_from: date, date_to: date) -> list[Workl
         keys = {f"a{i}": p for i, p in enumerate(sorted(prefixes))}
         totals = StatusRecord.objects.filter(state__in=ON_ROLL).aggregate(
             **{
-                key: Count("pk", filter=Q(area_code__startswith=p) if p else Q())
+                key: Count("pk", filter=Q(area_code__startswith=p) if p else EVERY_ROW)
                 for key, p in keys.items()
             }
         )

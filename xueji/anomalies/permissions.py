@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
-from xueji.accounts.scope import Scope, scope_for
+from xueji.accounts.scope import EVERY_ROW, NO_ROW, Scope, scope_for
 from xueji.errors import NotFound
 
 from .models import Finding, MergeRecord
@@ -17,12 +17,12 @@ from .models import Finding, MergeRecord
 def unit_q(scope: Scope, *, field: str = "unit") -> Q:
     """Rows whose ``field`` (a unit) lies in the scope's subtree."""
     if scope.everything:
-        return Q()
+        return EVERY_ROW
     if scope.school_id is not None:
         return Q(**{f"{field}__school_id": scope.school_id})
     if scope.area_prefix is not None:
         return Q(**{f"{field}__area_prefix__startswith": scope.area_prefix})
-    return Q(pk__in=[])
+    return NO_ROW
 
 
 def findings_in_scope(user: Any) -> QuerySet[Finding]:

@@ -13,7 +13,7 @@ from django.db.models import Q
 from xueji.accounts.models import Unit
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
-from xueji.accounts.scope import Scope, scope_for
+from xueji.accounts.scope import EVERY_ROW, NO_ROW, Scope, scope_for
 from xueji.enrolment.models import StatusRecord
 from xueji.errors import Forbidden, NotFound
 from xueji.i18n import gettext_lazy_str as _
@@ -70,14 +70,14 @@ def held_in_scope_q(user) -> Q:
     """A filter of ``ArchiveDocument`` rows whose holder the user may read."""
     scope = scope_for(user)
     if scope.everything:
-        return Q()
+        return EVERY_ROW
     if scope.school_id is not None:
         return Q(holder_id=scope.school_id)
     if scope.area_prefix is not None:
         return Q(holder__area_code__startswith=scope.area_prefix) | Q(
             holder_unit__area_prefix__startswith=scope.area_prefix
         )
-    return Q(pk__in=[])
+    return NO_ROW
 
 
 def access_archive(user, *, student_id: int) -> ArchiveAccess:

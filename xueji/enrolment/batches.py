@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from xueji import clock
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
-from xueji.accounts.scope import Scope, scope_for
+from xueji.accounts.scope import EVERY_ROW, Scope, scope_for
 from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.divisions.selectors import division_full_name, prefix_of_code
@@ -229,7 +229,7 @@ def _scope_q(area: str, school_id: int | None) -> Q:
         return Q(school_id=school_id)
     if area:
         return Q(area_code__startswith=area)
-    return Q()
+    return EVERY_ROW
 
 
 def _refuse_repeat(run_like: BatchRun, *, exclude_pk: int | None = None) -> None:

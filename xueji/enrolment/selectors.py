@@ -25,7 +25,11 @@ def roll_summary(user) -> dict:
         return _school_summary(unit.school_id)
     if unit.kind == UnitKind.COUNTY:
         return _county_summary(user)
-    return _area_summary(user, unit)
+    children = _child_areas(unit)
+    if not children:
+        # A city without counties (东莞, 中山…): its schools hang directly under it.
+        return _county_summary(user)
+    return _area_summary(user, unit, children)
 
 
 def school_grade_counts(school_id: int) -> list[dict]:
@@ -50,10 +54,11 @@ def _total(rows: list[dict], *keys: str) -> dict:
     return {key: sum(row[key] for row in rows) for key in keys}
 
 
-def _area_summary(user, unit) -> dict:
-    """Schools and students per child division: two grouped queries, no per-row query."""
-    children = _child_areas(unit)
-    width = len(children[0][0]) if children else 2
+def _area_summary(user, unit, children: list[tuple[str, object]]) -> dict:
+    """Schools and students per child division: two grouped queries, no per-row query.
+    Schools in scope under no child division (a school registered at the unit's own
+    division code) come in one more row, so the totals are the whole subtree's."""
+    width = len(children[0][0])
     scope = scope_for(user)
     schools = dict(
         schools_visible(user)
@@ -81,9 +86,20 @@ def _area_summary(user, unit) -> dict:
             {
                 "prefix": prefix,
                 "name": name,
-                "schools": schools.get(prefix, 0),
+                "schools": schools.pop(prefix, 0),
                 "on_roll": counts.get("on_roll", 0),
                 "enrolled": counts.get("enrolled", 0),
+            }
+        )
+        students.pop(prefix, None)
+    if schools or students:
+        rows.append(
+            {
+                "prefix": unit.area_prefix,
+                "name": _("直属学校"),
+                "schools": sum(schools.values()),
+                "on_roll": sum(row["on_roll"] for row in students.values()),
+                "enrolled": sum(row["enrolled"] for row in students.values()),
             }
         )
     return {
