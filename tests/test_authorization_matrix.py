@@ -260,12 +260,14 @@ POLICY: dict[str, Policy] = {
         TARGET,
         methods=("POST",),
         sample=Sample("POST", "/api/students", _student_payload, ok=201),
+        full_number=("clerk_in",),  # the registering clerk's new student's detail
     ),
     "api:get_student": Policy(
         "api/students/<int:student_id>",
         V.STUDENT_VIEW,
         OBJECT,
         sample=Sample("GET", "/api/students/{student}"),
+        full_number=("clerk_in",),
     ),
     "api:student_as_of": Policy(
         "api/students/<int:student_id>/as-of",
@@ -283,6 +285,7 @@ POLICY: dict[str, Policy] = {
             "/api/students/{student}/reveal",
             lambda w: {"field": "id_number", "reason": "核对身份证件"},
         ),
+        full_number=("clerk_in", "reviewer_in"),  # with a reason, audited
     ),
     "api:validate_student": Policy(
         "api/students/validate",
@@ -472,6 +475,7 @@ POLICY: dict[str, Policy] = {
         V.STUDENT_VIEW,
         OBJECT,
         sample=Sample("GET", "/students/{student}/"),
+        full_number=("clerk_in",),
     ),
     "students:reveal": Policy(
         "students/<int:student_id>/reveal/",
@@ -844,7 +848,20 @@ def _problems(name: str, actor: str, world: World) -> list[str]:
         for secret in _secrets_hidden_from(actor, world)
         if secret in text
     ]
+    if actor not in policy.full_number:
+        problems += [f"{actor}: sees a full number {n!r}" for n in _full_numbers(text)]
     return problems
+
+
+# A full student number or an 18-character ID number standing alone (issue 10): outside a
+# policy's ``full_number`` actors, no answer may hold one.
+_FULL_NUMBER = re.compile(
+    r"(?<![0-9A-Za-z])(?:[GJL][0-9]{17}[0-9X]|[0-9]{17}[0-9X])(?![0-9A-Za-z])"
+)
+
+
+def _full_numbers(text: str) -> list[str]:
+    return sorted(set(_FULL_NUMBER.findall(text)))
 
 
 @pytest.mark.parametrize("name", SAMPLED)

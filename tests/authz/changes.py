@@ -55,6 +55,8 @@ POLICY: dict[str, Policy] = {
         V.CHANGE_VIEW,
         OBJECT,
         sample=Sample("GET", "/changes/{transfer}/"),
+        # The detail of a request of its own student: the clerk of the holding school.
+        full_number=("clerk_in",),
     ),
     "changes:queue": Policy(
         "changes/queue/", V.CHANGE_HANDLE, UNIT_LIST, sample=Sample("GET", "/changes/queue/")
@@ -132,6 +134,8 @@ POLICY: dict[str, Policy] = {
         OBJECT,
         methods=("POST",),
         sample=Sample("POST", "/api/changes", _file_body, ok=201),
+        # The detail of a request of its own student: the clerk of the holding school.
+        full_number=("clerk_in",),
     ),
     "api:change_queue": Policy(
         "api/changes/queue", V.CHANGE_HANDLE, UNIT_LIST, sample=Sample("GET", "/api/changes/queue")
@@ -141,6 +145,8 @@ POLICY: dict[str, Policy] = {
         V.CHANGE_VIEW,
         OBJECT,
         sample=Sample("GET", "/api/changes/{transfer}"),
+        # The detail of a request of its own student: the clerk of the holding school.
+        full_number=("clerk_in",),
     ),
     "api:file_transfer": Policy(
         "api/changes/transfers",
@@ -168,6 +174,8 @@ POLICY: dict[str, Policy] = {
         UNIT,
         methods=("POST",),
         sample=Sample("POST", "/api/changes/steps/{step}/approve"),
+        # The detail of a request of its own student: the clerk of the holding school.
+        full_number=("clerk_in",),
     ),
     "api:refuse_step": Policy(
         "api/changes/steps/<int:step_id>/refuse",
@@ -179,6 +187,8 @@ POLICY: dict[str, Policy] = {
             "/api/changes/steps/{step}/refuse",
             lambda w: {"refusal_reason": "other", "comment": "矩阵"},
         ),
+        # The detail of a request of its own student: the clerk of the holding school.
+        full_number=("clerk_in",),
     ),
     "api:withdraw_change": Policy(
         "api/changes/<int:request_id>/withdraw",
@@ -188,6 +198,8 @@ POLICY: dict[str, Policy] = {
         sample=Sample(
             "POST", "/api/changes/{own_request}/withdraw", lambda w: {"reason": "矩阵撤回"}
         ),
+        # The detail of a request of its own student: the clerk of the holding school.
+        full_number=("clerk_in",),
     ),
 }
 

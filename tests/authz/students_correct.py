@@ -28,5 +28,6 @@ POLICY: dict[str, Policy] = {
             "/api/students/{student}",
             lambda w: {"changes": {"former_name": "矩阵曾用"}, "reason": "矩阵：补录曾用名"},
         ),
+        full_number=("clerk_in",),  # the corrected student's detail
     ),
 }

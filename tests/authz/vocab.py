@@ -47,3 +47,7 @@ class Policy:
     levels: frozenset[str] | None = None  # unit kinds allowed; None: every kind
     methods: tuple[str, ...] = ("GET",)
     sample: Sample | None = None
+    # The actors whose answer may hold a full student number or ID number (issue 10): the
+    # clerk of the student's school on its detail, anyone on a reveal (reason, audited).
+    # Every other answer, lists above all, shows them masked.
+    full_number: tuple[str, ...] = ()

@@ -35,7 +35,7 @@ def _student(student: Student | None) -> dict[str, Any] | None:
     record = getattr(student, "record", None)
     return {
         "id": student.pk,
-        "number": student.number,
+        "number_masked": student.number_masked,
         "name": student.name,
         "school_id": record.school_id if record else None,
         "school_name": record.school.name if record else "",
@@ -72,8 +72,8 @@ def merge_of(merge: MergeRecord) -> dict[str, Any]:
         "state": merge.state,
         "survivor_id": merge.survivor_id,
         "retired_id": merge.retired_id,
-        "survivor_number": merge.survivor_number,
-        "retired_number": merge.retired_number,
+        "survivor_number_masked": merge.survivor_number,
+        "retired_number_masked": merge.retired_number,
         "reason": merge.reason,
         "merged_at": merge.merged_at,
         "merged_by": merge.merged_by_username,

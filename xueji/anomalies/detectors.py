@@ -28,6 +28,7 @@ from xueji.enrolment.rules import ON_ROLL, EventKind, StatusState
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, SchoolState
 from xueji.students.duplicates import score_name
+from xueji.students.identity import mask_student_number
 from xueji.students.models import Guardian, NumberKind, Student, StudentNumber
 from xueji.students.rules import IdType
 from xueji.verification.models import RollMark, SchoolConfirmation
@@ -687,7 +688,7 @@ def temporary_numbers(ctx: Context) -> dict[Key, Found]:
         found[(student_id, None)] = Found(
             unit_id=ctx.units.school_unit(school_id),
             evidence={
-                "number": number,
+                "number": mask_student_number(number),
                 "issued_at": _iso(at),
                 "age_days": (ctx.today - timezone.localdate(at)).days,
                 "max_days": days,

@@ -144,6 +144,8 @@ class MergeRecord(models.Model):
     retired = models.ForeignKey(
         "students.Student", on_delete=models.PROTECT, related_name="+", verbose_name=_("注销学籍")
     )
+    # Both numbers masked (identity.mask_student_number): the merge page and the audit trail
+    # show them to reviewers; the students are reached through the foreign keys.
     survivor_number = models.CharField(_("保留学籍号"), max_length=19)
     retired_number = models.CharField(_("停用学籍号"), max_length=19, db_index=True)
     state = models.CharField(

@@ -6,7 +6,7 @@ from ninja import Schema
 
 class StudentBrief(Schema):
     id: int
-    number: str
+    number_masked: str
     name: str
     school_id: int | None
     school_name: str
@@ -66,8 +66,8 @@ class MergeOut(Schema):
     state: str
     survivor_id: int
     retired_id: int
-    survivor_number: str
-    retired_number: str
+    survivor_number_masked: str
+    retired_number_masked: str
     reason: str
     merged_at: datetime
     merged_by: str

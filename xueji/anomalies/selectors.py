@@ -173,7 +173,7 @@ def _comparison(left: Side, right: Side) -> list[FieldRow]:
         return str(IdType(code).label) if code in IdType.values else (code or "—")
 
     return [
-        row(_("学籍号"), a.number, b.number),
+        row(_("学籍号"), a.number_masked, b.number_masked),
         row(_("姓名"), a.name, b.name),
         row(_("曾用名"), a.former_name, b.former_name),
         row(_("姓名拼音"), a.name_pinyin, b.name_pinyin),

@@ -610,14 +610,15 @@ def finding_merge(
             finding=finding,
             survivor=survivor,
             retired=retired,
-            survivor_number=survivor.number,
-            retired_number=retired.number,
+            survivor_number=survivor.number_masked,
+            retired_number=retired.number_masked,
             reason=(reason or "").strip()[:REASON_MAX],
             merged_at=now,
             merged_by=actor if _actor_id(actor) else None,
             merged_by_username=_username(actor),
         )
-        note = f"重复学籍合并，并入 {survivor.number}"  # stored data: always Chinese
+        # Stored data: always Chinese, and the number masked (history is shown to all).
+        note = f"重复学籍合并，并入 {survivor.number_masked}"
 
         # History: the other record's events, copied and annotated.
         copies = [
@@ -643,7 +644,7 @@ def finding_merge(
                     **(event.detail or {}),
                     "merged_from": {
                         "merge_id": merge.pk,
-                        "number": retired.number,
+                        "number": retired.number_masked,
                         "event_id": event.pk,
                     },
                 },
@@ -666,7 +667,7 @@ def finding_merge(
             detail={
                 "merge_id": merge.pk,
                 "survivor_id": survivor_id,
-                "survivor_number": survivor.number,
+                "survivor_number": survivor.number_masked,
             },
             now=now,
         )
@@ -728,7 +729,7 @@ def finding_merge(
             action=AuditAction.ANOMALY_MERGE,
             object_type=ObjectType.ANOMALY_MERGE,
             object_id=merge.pk,
-            summary=f"合并重复学籍：{retired.number} 并入 {survivor.number}",
+            summary=f"合并重复学籍：{retired.number_masked} 并入 {survivor.number_masked}",
             detail={
                 "finding_id": finding.pk,
                 "survivor_id": survivor_id,

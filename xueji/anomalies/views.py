@@ -75,7 +75,10 @@ def _detail_page(
 ) -> HttpResponse:
     detail = selectors.finding_detail(_user(request), finding_id=finding_id)
     choices = [
-        (side.student.pk, f"{side.student.name}（{side.student.number}，{side.school_name}）")
+        (
+            side.student.pk,
+            f"{side.student.name}（{side.student.number_masked}，{side.school_name}）",
+        )
         for side in detail.sides
     ]
     context = {
@@ -100,7 +103,7 @@ def finding_detail_view(request: HttpRequest, finding_id: int) -> HttpResponse:
 def finding_merge_view(request: HttpRequest, finding_id: int) -> HttpResponse:
     require_permission(_user(request), Permission.ANOMALY_RESOLVE)
     detail = selectors.finding_detail(_user(request), finding_id=finding_id)
-    choices = [(side.student.pk, side.student.number) for side in detail.sides]
+    choices = [(side.student.pk, side.student.number_masked) for side in detail.sides]
     form = MergeForm(request.POST, choices=choices)
     if not form.is_valid():
         return _detail_page(request, finding_id, merge_form=form, status=422)

@@ -52,7 +52,7 @@ class BackupRow(Schema):
     school_name: str
     student_id: int
     name: str
-    number: str
+    number_masked: str
     request_id: int
     transferred_on: date
     history_until: date
@@ -106,7 +106,7 @@ def backup_row(backup: ArchiveBackup) -> dict:
         "school_name": backup.school.name,
         "student_id": backup.student_id,
         "name": backup.student.name,
-        "number": backup.student.number,
+        "number_masked": backup.student.number_masked,
         "request_id": backup.request_id,
         "transferred_on": backup.transferred_on,
         "history_until": backup.history_until,

@@ -83,7 +83,7 @@ def backup_detail(user, *, backup_id: int) -> BackupDetail:
     return BackupDetail(
         backup=backup,
         name=backup.student.name,
-        number=backup.student.number,
+        number=backup.student.number_masked,
         events=events,
         documents=list(backup.documents),
     )

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils.functional import Promise
 
 from xueji import clock
+from xueji.masking import mask_numbers_in, mask_numbers_in_text
 
 from . import context
 from .events import AuditAction, ObjectType, stored_text
@@ -36,7 +37,9 @@ def audit_record(
     Refuses to run outside a transaction: an audit event must commit or roll back together
     with the write it describes. ``action`` and ``object_type`` come from
     ``xueji.audit.events``; a lazy ``summary`` (``format_lazy`` over choice labels) is stored
-    in Chinese whatever the session's language.
+    in Chinese whatever the session's language. A full student number or ID number in
+    ``summary`` or ``detail`` (a reason typed with one, say) is stored masked: the trail
+    never holds one.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must run inside the write's transaction")
@@ -51,8 +54,8 @@ def audit_record(
         action=action.value,
         object_type=object_type.value,
         object_id=str(object_id),
-        summary=stored_text(summary)[:255],
-        detail=detail or {},
+        summary=mask_numbers_in_text(stored_text(summary))[:255],
+        detail=mask_numbers_in(detail or {}),
         ip=origin.ip,
         user_agent=origin.user_agent,
         channel=origin.channel,
@@ -83,8 +86,8 @@ def audit_record_many(*, actor: Any, events: Iterable[dict]) -> int:
                 action=action.value,
                 object_type=object_type.value,
                 object_id=str(event.get("object_id", "")),
-                summary=stored_text(event.get("summary", ""))[:255],
-                detail=event.get("detail") or {},
+                summary=mask_numbers_in_text(stored_text(event.get("summary", "")))[:255],
+                detail=mask_numbers_in(event.get("detail") or {}),
                 ip=origin.ip,
                 user_agent=origin.user_agent,
                 channel=origin.channel,

@@ -20,6 +20,8 @@ from ninja import Query, Router, Schema, Status
 from xueji import clock
 from xueji.errors import FieldError, ValidationFailed
 from xueji.i18n import gettext_lazy_str as _
+from xueji.students import identity
+from xueji.students.permissions import may_see_full_number
 
 from . import selectors, services
 from .models import ApprovalStep, ChangeRequest, Material
@@ -88,7 +90,7 @@ def row_of(change: ChangeRequest, current: ApprovalStep | None) -> dict:
         "state": change.state,
         "channel": change.channel,
         "student_id": change.student_id,
-        "student_number": change.student.number,
+        "student_number_masked": change.student.number_masked,
         "student_name": change.student.name,
         "school_id": change.school_id,
         "school_name": change.school.name,
@@ -104,11 +106,13 @@ def row_of(change: ChangeRequest, current: ApprovalStep | None) -> dict:
     }
 
 
-def detail_of(detail: selectors.RequestDetail) -> dict:
+def detail_of(detail: selectors.RequestDetail, *, user) -> dict:
     change = detail.request
     pending = next((s for s in detail.steps if s.state == "pending"), None)
+    full = may_see_full_number(user, change.student)
     return {
         **row_of(change, pending),
+        "student_number": identity.read_number(change.student) if full else None,
         "payload": change.payload,
         "closed_reason": change.closed_reason,
         "national_ruleset_version": change.national_ruleset.version
@@ -125,7 +129,8 @@ def detail_of(detail: selectors.RequestDetail) -> dict:
 
 
 def _detail(request: HttpRequest, request_id: int) -> dict:
-    return detail_of(selectors.request_detail(request.auth, request_id=request_id))  # type: ignore[attr-defined]
+    user = request.auth  # type: ignore[attr-defined]
+    return detail_of(selectors.request_detail(user, request_id=request_id), user=user)
 
 
 # ---------------------------------------------------------------- input: JSON or multipart

@@ -36,7 +36,7 @@ class FollowUpOut(Schema):
 class CaseOut(Schema):
     id: int
     student_id: int
-    student_number: str
+    student_number_masked: str
     student_name: str
     school_id: int
     school_name: str
@@ -77,7 +77,7 @@ def _case_of(row: ledger.CaseRow) -> dict:
     return {
         "id": case.pk,
         "student_id": case.student_id,
-        "student_number": case.student.number,
+        "student_number_masked": case.student.number_masked,
         "student_name": case.student.name,
         "school_id": case.school_id,
         "school_name": case.school.name,

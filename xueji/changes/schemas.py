@@ -39,7 +39,7 @@ class ChangeRow(Schema):
     state: str
     channel: str
     student_id: int
-    student_number: str
+    student_number_masked: str
     student_name: str
     school_id: int
     school_name: str
@@ -55,6 +55,9 @@ class ChangeRow(Schema):
 
 
 class ChangeDetailOut(ChangeRow):
+    # The full student number for the pending party of an open transfer and the clerk of
+    # the student's school; null for everyone else.
+    student_number: str | None
     payload: dict[str, Any]
     closed_reason: str
     national_ruleset_version: int | None

@@ -792,7 +792,7 @@ def steps_overdue_sweep(*, today: date | None = None) -> dict[str, int]:
                 message=_("%(type)s申请（学生 %(number)s）的“%(party)s”环节已超过办理期限 %(due)s")
                 % {
                     "type": ChangeType(request.change_type).label,
-                    "number": request.student.number,
+                    "number": request.student.number_masked,
                     "party": Party(step.party).label,
                     "due": step.due_date,
                 },

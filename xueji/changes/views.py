@@ -33,8 +33,9 @@ from xueji.errors import Conflict, NotFound, ValidationFailed
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, SEPARATE_PREFIX, SchoolState, SchoolType
 from xueji.schools.selectors import school_list
+from xueji.students import identity
 from xueji.students.forms import SCHOOL_SELECT_LIMIT
-from xueji.students.permissions import access_student, students_in_scope
+from xueji.students.permissions import access_student, may_see_full_number, students_in_scope
 from xueji.web.views import HtmxHttpRequest, page
 from xueji.workdays.models import CalendarDay
 from xueji.workdays.rules import CalendarMissing, workdays_between
@@ -252,6 +253,13 @@ def _detail_page(
         and students_in_scope(user).filter(pk=change.student_id).exists()
     )
     open_ = change.state == RequestState.OPEN
+    # The pending party of a transfer checks the student's identity: it sees the full
+    # number here; the list, the queue and everyone else see it masked.
+    number_shown = (
+        identity.read_number(change.student)
+        if may_see_full_number(user, change.student)
+        else change.student.number_masked
+    )
     return render(
         request,
         "changes/detail.html",
@@ -259,6 +267,7 @@ def _detail_page(
             "change": change,
             "student": change.student,
             "student_visible": student_visible,
+            "number_shown": number_shown,
             "steps": detail.steps,
             "materials": detail.materials,
             "handleable": handleable,

@@ -40,6 +40,7 @@ from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.divisions.selectors import division_full_name, prefix_of_code
 from xueji.errors import Conflict, FieldError, NotFound, ValidationFailed
+from xueji.masking import mask_student_number
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, STAGES_BY_TYPE, Stage, stages_for
 
@@ -459,7 +460,8 @@ def _conflict_students(groups: list[tuple[int, str, str, str]]) -> list[dict]:
         out.append(
             {
                 "student_id": row["student_id"],
-                "number": row["student__number"],
+                # Stored in the run's report and shown to authorities: masked.
+                "number": mask_student_number(row["student__number"]),
                 "name": row["student__name"],
                 "school_code": row["school__code"],
                 "school_name": row["school__name"],

@@ -85,13 +85,13 @@ def _transfers_and_changes(school_user: User) -> list[str]:
         try:
             transfer_file(
                 actor=school_user,
-                student_number=record.student.number,
+                student_number=identity.read_number(record.student),
                 student_name=record.student.name,
                 reason="随父母工作调动迁居",  # stored data: always Chinese
                 payload={"class_name": "1班"},
                 uploads=_materials(ChangeType.TRANSFER, school.province_code),
             )
-            done.append(f"转学申请：{record.student.number}")
+            done.append(f"转学申请：{record.student.number_masked}")
         except DomainError:
             continue  # the rule in force asks for materials, or a blocked period: skip
     own = (
@@ -233,7 +233,7 @@ def _duplicates(school_user: User) -> list[str]:
             again = student_register(actor=school_user, data=data, confirm_distinct=True).student
         except DomainError:
             continue  # the school's grades or the rules refuse this one: skip it
-        done.append(f"重复注册：{student.number} → {again.number}")
+        done.append(f"重复注册：{student.number_masked} → {again.number_masked}")
     return done
 
 

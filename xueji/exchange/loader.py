@@ -95,6 +95,10 @@ STUDENT_COPY_COLUMNS = (
 )
 
 
+# The staged number as the audit trail shows it (identity.mask_student_number, in SQL).
+_MASKED = "substr(st.number, 1, 7) || '********' || substr(st.number, 16, 4)"
+
+
 def _is_pg() -> bool:
     return connection.vendor == "postgresql"
 
@@ -234,7 +238,7 @@ class StudentStage:
             cursor.execute(
                 "INSERT INTO audit_auditevent (at, actor_id, actor_username, unit_id, action, "
                 "object_type, object_id, summary, detail, ip, user_agent, channel, request_id) "
-                f"SELECT %s, %s, %s, %s, %s, %s, CAST({sid} AS {text}), %s || st.number, "
+                f"SELECT %s, %s, %s, %s, %s, %s, CAST({sid} AS {text}), %s || {_MASKED}, "
                 f"{jsonb}, {inet}, %s, %s, %s FROM {t} st",
                 [
                     stamp,

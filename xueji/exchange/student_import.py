@@ -372,7 +372,7 @@ class StudentImport:
                         _(
                             "该身份证件号已有学籍（学籍号 %s），一人只能有一个学籍；转学请走转学流程，返校请逐个注册以恢复原学籍"
                         )
-                        % number,
+                        % identity.mask_student_number(number),
                     )
                 continue
             matches = by_person.get((clean.name_key, clean.birth_date, clean.sex), [])
@@ -390,7 +390,7 @@ class StudentImport:
                     _(
                         "疑似重复学籍：与学籍号 %(number)s（%(name)s）姓名拼音、性别、出生日期相同；请核实后逐个注册"
                     )
-                    % {"number": number, "name": name},
+                    % {"number": identity.mask_student_number(number), "name": name},
                 )
                 continue
             kind = kind_for(

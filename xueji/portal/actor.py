@@ -1,7 +1,8 @@
 """The signed-in guardian as services see an actor: no account and no unit.
 
-``pk`` is None and ``username`` is ``guardian:<student number>``, so the audit trail and the
-change engine (``filed_by_username``, ``uploaded_by``) name who acted; ``is_authenticated``
+``pk`` is None and ``username`` is ``guardian:<masked student number>``, so the audit trail
+and the change engine (``filed_by_username``, ``uploaded_by``) name who acted without holding
+the full number (the guardian's id is the audit event's object); ``is_authenticated``
 is False, so no permission check of the staff side ever passes for a guardian.
 """
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 class GuardianActor:
     student_id: int
     guardian_id: int
-    student_number: str
+    number_masked: str
     pk: None = None
     unit_id: None = None
     is_authenticated: bool = False
@@ -20,4 +21,4 @@ class GuardianActor:
 
     @property
     def username(self) -> str:
-        return f"guardian:{self.student_number}"
+        return f"guardian:{self.number_masked}"

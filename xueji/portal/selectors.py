@@ -43,7 +43,7 @@ ADDABLE_KINDS = (
 
 @dataclass(frozen=True)
 class StudentView:
-    number: str
+    number_masked: str
     name_masked: str
     school_name: str
     area_name: str
@@ -62,7 +62,7 @@ def student_view(guardian: GuardianActor) -> StudentView:
         requests_of(guardian).filter(state=RequestState.OPEN).values_list("pk", flat=True).first()
     )
     return StudentView(
-        number=student.number,
+        number_masked=student.number_masked,
         name_masked=rules.mask_name(student.name),
         school_name=record.school.name,
         area_name=_area_name(record.school.area_code),

@@ -9,7 +9,7 @@ answers the same, so the form cannot be used to find out who is registered. Noth
 stored or sent when nothing matched.
 
 Every write runs in one transaction with its audit event; the actor is the guardian's
-pseudo-actor (``GuardianActor``: no account, ``guardian:<student number>``).
+pseudo-actor (``GuardianActor``: no account, ``guardian:<masked student number>``).
 """
 
 import logging
@@ -105,7 +105,7 @@ def code_send(*, student_number: str, guardian_id_number: str) -> int | None:
         return None
     student = guardian.student
     actor = GuardianActor(
-        student_id=student.pk, guardian_id=guardian.pk, student_number=student.number
+        student_id=student.pk, guardian_id=guardian.pk, number_masked=student.number_masked
     )
     now = clock.now()
     code = rules.code_new()
@@ -179,7 +179,7 @@ def code_verify(*, code_id: int | None, code: str) -> GuardianActor:
         actor = GuardianActor(
             student_id=row.student_id,
             guardian_id=row.guardian_id,
-            student_number=row.student.number,
+            number_masked=row.student.number_masked,
         )
         state = rules.code_state(
             now=now, expires_at=row.expires_at, attempts=row.attempts, used_at=row.used_at

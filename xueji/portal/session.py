@@ -36,7 +36,7 @@ def session_open(request: HttpRequest, guardian: GuardianActor) -> None:
     request.session[GUARDIAN_KEY] = {
         "student_id": guardian.student_id,
         "guardian_id": guardian.guardian_id,
-        "number": guardian.student_number,
+        "number_masked": guardian.number_masked,
         "signed_in_at": stamp,
         "active_at": stamp,
     }
@@ -47,12 +47,14 @@ def session_guardian(request: HttpRequest) -> tuple[GuardianActor | None, bool]:
     guardian is then returned for the audit event, and the key is gone). A live session's
     idle clock restarts."""
     data = request.session.get(GUARDIAN_KEY)
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or "number_masked" not in data:
+        # (A session opened before numbers were masked held the full number: it ends.)
+        request.session.pop(GUARDIAN_KEY, None)
         return None, False
     guardian = GuardianActor(
         student_id=int(data["student_id"]),
         guardian_id=int(data["guardian_id"]),
-        student_number=str(data["number"]),
+        number_masked=str(data["number_masked"]),
     )
     now = clock.now()
     active_at = datetime.fromtimestamp(float(data["active_at"]), tz=UTC)

@@ -13,6 +13,7 @@ from xueji.i18n import gettext_lazy_str as _
 
 from . import identity, selectors, services
 from .models import Student
+from .permissions import may_see_full_number
 from .schemas import (
     AsOfOut,
     CorrectIn,
@@ -46,7 +47,7 @@ def row_of(student: Student) -> dict:
     record = student.record
     return {
         "id": student.pk,
-        "number": student.number,
+        "number_masked": student.number_masked,
         "number_kind": student.number_kind,
         "name": student.name,
         "sex": student.sex,
@@ -80,8 +81,12 @@ def event_of(event: StatusEvent) -> dict:
     }
 
 
-def detail_of(detail: selectors.StudentDetail) -> dict:
+def detail_of(detail: selectors.StudentDetail, *, user) -> dict:
+    """One student's detail. ``number`` is the full student number for the accounts that
+    see it without asking (``may_see_full_number``) and ``null`` for everyone else, who
+    reveal it with a reason (POST …/reveal, ``field`` ``number``)."""
     student = detail.student
+    full = may_see_full_number(user, student)
     record = student.record
     non_basic = getattr(student, "non_basic", None)
     field_types = (
@@ -89,6 +94,7 @@ def detail_of(detail: selectors.StudentDetail) -> dict:
     )
     return {
         **row_of(student),
+        "number": identity.read_number(student) if full else None,
         **{
             f: getattr(student, f)
             for f in (
@@ -128,7 +134,8 @@ def detail_of(detail: selectors.StudentDetail) -> dict:
         },
         "numbers": [
             {
-                "number": n.number,
+                "number": identity.read_number(n) if full else None,
+                "number_masked": n.number_masked,
                 "kind": n.kind,
                 "issued_at": n.issued_at,
                 "retired_at": n.retired_at,
@@ -167,7 +174,7 @@ def list_students(request: HttpRequest, query: Query[StudentQuery]):
 def get_student(request: HttpRequest, student_id: int):
     user = request.auth  # type: ignore[attr-defined]
     require_permission(user, Permission.STUDENT_VIEW)
-    return detail_of(selectors.student_detail(user, student_id=student_id))
+    return detail_of(selectors.student_detail(user, student_id=student_id), user=user)
 
 
 @router.patch(
@@ -182,7 +189,7 @@ def correct_student(request: HttpRequest, student_id: int, payload: CorrectIn):
     services.student_correct(
         actor=user, student_id=student_id, changes=payload.changes, reason=payload.reason
     )
-    return detail_of(selectors.student_detail(user, student_id=student_id))
+    return detail_of(selectors.student_detail(user, student_id=student_id), user=user)
 
 
 @router.get("/students/{int:student_id}/as-of", response=AsOfOut, summary=_("某日的学籍状况"))
@@ -201,7 +208,7 @@ def student_as_of(request: HttpRequest, student_id: int, on: date):
 def reveal_student_field(
     request: HttpRequest, response: HttpResponse, student_id: int, payload: RevealIn
 ):
-    """``field``: ``id_number``, ``phone``, ``address``, ``household_address``,
+    """``field``: ``id_number``, ``number`` (the student number), ``phone``, ``address``, ``household_address``,
     ``guardian:<id>:id_number`` or ``guardian:<id>:phone``; ``reason``: why the task needs it."""
     response["Cache-Control"] = "no-store"
     value = services.student_reveal(
@@ -221,7 +228,7 @@ def validate_student(request: HttpRequest, payload: RegistrationIn):
     return {
         "ok": check.ok,
         "errors": [e.as_dict() for e in check.errors],
-        "existing_number": check.existing.number if check.existing else None,
+        "existing_number_masked": check.existing.number_masked if check.existing else None,
         "existing_action": check.existing_action,
         "candidates": [asdict(c) for c in check.candidates],
         "number_kind": check.number_kind,
@@ -243,7 +250,7 @@ def register_student(request: HttpRequest, payload: RegisterIn):
     return Status(
         200 if result.reactivated else 201,
         {
-            "student": detail_of(detail),
+            "student": detail_of(detail, user=user),
             "reactivated": result.reactivated,
         },
     )

@@ -20,7 +20,7 @@ from .models import Guardian, Student
 @dataclass
 class Candidate:
     student_id: int
-    number: str
+    number_masked: str  # the candidate may sit outside the clerk's scope
     name: str
     birth_date: date
     sex: str
@@ -106,7 +106,7 @@ def _candidate(other: Student, score: int, reasons: list[str]) -> Candidate:
     record = getattr(other, "record", None)
     return Candidate(
         student_id=other.pk,
-        number=other.number,
+        number_masked=other.number_masked,
         name=other.name,
         birth_date=other.birth_date,
         sex=other.sex,

@@ -13,7 +13,8 @@ alone. Changing the blind-index key changes every index: existing rows stop matc
 ``rotate_field_keys --reindex`` has recomputed them from the decrypted numbers, so it runs
 with registration stopped.
 
-Masking (``mask_number``, ``mask_address``) and the names of the fields a user may reveal
+Masking (``mask_number``, ``mask_student_number``, ``mask_address``; the first two come from
+``xueji.masking``) and the names of the fields a user may reveal
 (``parse_reveal_field``) live here too: pure functions, no database.
 """
 
@@ -28,6 +29,11 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from xueji import fieldcrypto
+
+# Re-exported: the rest of the code takes masking from here.
+from xueji.masking import mask_number as mask_number
+from xueji.masking import mask_numbers_in_text as mask_numbers_in_text
+from xueji.masking import mask_student_number as mask_student_number
 
 from .rules import IdType, normalize_id
 
@@ -144,15 +150,10 @@ def index_of(obj) -> str | None:
 # ---------------------------------------------------------------- masking
 
 
-def mask_number(number: str) -> str:
-    """Keep the first 6 and last 4 characters of long numbers (e.g. 110101********1234)."""
-    if not number:
-        return ""
-    if len(number) >= 15:
-        return number[:6] + "*" * (len(number) - 10) + number[-4:]
-    if len(number) > 4:
-        return number[:2] + "*" * (len(number) - 4) + number[-2:]
-    return "*" * len(number)
+def read_number(obj) -> str:
+    """The full student number of a Student or StudentNumber. Callers show it only where
+    the task needs it (``permissions.may_see_full_number``, ``student_reveal``, printing)."""
+    return obj.number or ""
 
 
 def mask_address(text: str) -> str:
@@ -183,18 +184,22 @@ def mask_non_basic(key: str, value, field_type: str = ""):
 # ---------------------------------------------------------------- reveal field names
 
 REVEAL_REASON_MIN = 4
+# The reveal field naming the student number (before non-basic keys: a schema key of the
+# same spelling cannot shadow it).
+NUMBER_FIELD = "number"
 REVEAL_REASON_MAX = 200
 
 
 @dataclass(frozen=True)
 class RevealField:
-    """What a reveal names: the student's ID number, a non-basic key, or a guardian's field.
+    """What a reveal names: the student's ID number or student number, a non-basic key, or a
+    guardian's field.
 
-    Spelled ``id_number``, ``<non-basic key>`` (``phone``, ``address``…),
+    Spelled ``id_number``, ``number``, ``<non-basic key>`` (``phone``, ``address``…),
     ``guardian:<id>:id_number`` or ``guardian:<id>:phone``.
     """
 
-    name: str  # "id_number", a non-basic key, or the guardian's "id_number" / "phone"
+    name: str  # "id_number", "number", a non-basic key, or the guardian's "id_number" / "phone"
     guardian_id: int | None = None
 
     def __str__(self) -> str:

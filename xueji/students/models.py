@@ -58,7 +58,15 @@ class Student(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name}（{self.number}）"
+        return f"{self.name}（{self.number_masked}）"
+
+    @property
+    def number_masked(self) -> str:
+        """The number as lists, queues and the audit trail show it (see
+        ``identity.mask_student_number``)."""
+        from .identity import mask_student_number
+
+        return mask_student_number(self.number)
 
 
 class StudentNumber(models.Model):
@@ -75,6 +83,12 @@ class StudentNumber(models.Model):
         verbose_name = _("学籍号记录")
         verbose_name_plural = _("学籍号记录")
         ordering = ["issued_at"]
+
+    @property
+    def number_masked(self) -> str:
+        from .identity import mask_student_number
+
+        return mask_student_number(self.number)
 
 
 class BasicInfoRevision(models.Model):

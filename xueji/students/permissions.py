@@ -24,3 +24,42 @@ def access_student(user, *, student_id: int | None = None, number: str | None = 
     if student is None:
         raise NotFound("student")
     return student
+
+
+def may_see_full_number(user, student: Student) -> bool:
+    """Whether ``user`` sees ``student``'s full student number on the student's detail
+    without revealing it: the status clerk of the school that holds the record now, and the
+    party whose step of an open transfer is pending (it checks the student's identity).
+    Everyone else sees the masked number and reveals the full one with a reason
+    (``services.student_reveal``, audited). Lists never show it (``number_masked``).
+    """
+    from xueji.accounts.permissions import has_permission
+    from xueji.accounts.rules import Permission
+
+    unit = getattr(user, "unit", None)
+    if unit is None:
+        return False
+    record = getattr(student, "record", None)
+    if (
+        record is not None
+        and unit.school_id is not None
+        and unit.school_id == record.school_id
+        and has_permission(user, Permission.STUDENT_REGISTER)
+    ):
+        return True
+    from xueji.changes.models import ApprovalStep
+    from xueji.changes.rules import ChangeType, RequestState, StepState
+    from xueji.changes.services import may_handle
+
+    pending = (
+        ApprovalStep.objects.filter(
+            request__student_id=student.pk,
+            request__state=RequestState.OPEN,
+            request__change_type=ChangeType.TRANSFER,
+            state=StepState.PENDING,
+            unit_id=unit.pk,
+        )
+        .select_related("request")
+        .first()
+    )
+    return pending is not None and may_handle(user, pending)

@@ -6,7 +6,7 @@ from ninja import Schema
 
 class StudentRow(Schema):
     id: int
-    number: str
+    number_masked: str
     number_kind: str
     name: str
     sex: str
@@ -36,7 +36,8 @@ class GuardianOut(Schema):
 
 
 class NumberOut(Schema):
-    number: str
+    number: str | None  # full only where the detail shows it (see StudentDetailOut.number)
+    number_masked: str
     kind: str
     issued_at: datetime
     retired_at: datetime | None
@@ -60,6 +61,9 @@ class EventOut(Schema):
 
 
 class StudentDetailOut(StudentRow):
+    # The full student number for the clerk of the student's school and the pending party
+    # of an open transfer; null for everyone else (POST …/reveal with field "number").
+    number: str | None
     former_name: str
     name_pinyin: str
     birthplace_code: str
@@ -131,7 +135,7 @@ class ErrorItem(Schema):
 
 class CandidateOut(Schema):
     student_id: int
-    number: str
+    number_masked: str
     name: str
     birth_date: date
     sex: str
@@ -144,7 +148,7 @@ class CandidateOut(Schema):
 class ValidationOut(Schema):
     ok: bool
     errors: list[ErrorItem]
-    existing_number: str | None = None
+    existing_number_masked: str | None = None
     existing_action: str = ""
     candidates: list[CandidateOut]
     number_kind: str = ""

@@ -27,6 +27,7 @@ from xueji.schools.permissions import access_school
 from xueji.schools.rules import SchoolState, SchoolType, grade_allowed
 
 from . import duplicates, identity
+from .identity import mask_student_number
 from .models import Guardian, NonBasicInfo, NonBasicSchema, NumberKind, Student, StudentNumber
 from .nonbasic import DEFAULT_SCHEMA_FIELDS, schema_fields
 from .numbering import NumberIssuer, kind_for
@@ -163,11 +164,11 @@ def _duplicate_conflict(existing: Student) -> Conflict:
             "该身份证件号已有学籍（学籍号 %(number)s，%(school)s，%(state)s），一人只能有一个学籍；学生转学请由转入学校发起转学。"
         )
         % {
-            "number": existing.number,
+            "number": existing.number_masked,
             "school": record.school.name,
             "state": StatusState(record.state).label,
         },
-        detail={"student_id": existing.pk, "number": existing.number},
+        detail={"student_id": existing.pk, "number_masked": existing.number_masked},
     )
 
 
@@ -199,10 +200,13 @@ def student_register(
                     _(
                         "该学生已在学籍系统中（学籍号 %(number)s，%(state)s），请确认恢复其原有学籍，不再新建学籍。"
                     )
-                    % {"number": check.existing.number, "state": StatusState(record.state).label},
+                    % {
+                        "number": check.existing.number_masked,
+                        "state": StatusState(record.state).label,
+                    },
                     detail={
                         "student_id": check.existing.pk,
-                        "number": check.existing.number,
+                        "number_masked": check.existing.number_masked,
                         "state": record.state,
                     },
                 )
@@ -298,11 +302,11 @@ def _create(*, actor, clean: CleanRegistration, confirmed_candidates) -> Student
             action=AuditAction.STUDENT_REGISTER,
             object_type=ObjectType.STUDENT,
             object_id=student.pk,
-            summary=f"注册学生 {student.number}",
+            summary=f"注册学生 {student.number_masked}",
             detail={
                 "school_id": school.pk,
                 "number_kind": kind,
-                "confirmed_distinct_from": [c.number for c in confirmed_candidates],
+                "confirmed_distinct_from": [c.student_id for c in confirmed_candidates],
             },
         )
     return student
@@ -357,7 +361,7 @@ def _reactivate(*, actor, student: Student, clean: CleanRegistration) -> Student
             action=AuditAction.STUDENT_REACTIVATE,
             object_type=ObjectType.STUDENT,
             object_id=student.pk,
-            summary=f"恢复学籍 {student.number}",
+            summary=f"恢复学籍 {student.number_masked}",
             detail={"from_state": from_state, "school_id": school.pk},
         )
     student.refresh_from_db()
@@ -419,8 +423,12 @@ def student_attach_resident_id(
             action=AuditAction.STUDENT_NUMBER_UPGRADE,
             object_type=ObjectType.STUDENT,
             object_id=locked.pk,
-            summary=f"学籍号 {old_number} 升级为 {new_number}",
-            detail={"old": old_number, "new": new_number, "reason": reason},
+            summary=f"学籍号 {mask_student_number(old_number)} 升级为 {mask_student_number(new_number)}",
+            detail={
+                "old": mask_student_number(old_number),
+                "new": mask_student_number(new_number),
+                "reason": reason,
+            },
         )
     return locked
 
@@ -513,6 +521,8 @@ def _reveal_target(student: Student, target: identity.RevealField) -> tuple[str,
         return "监护人联系电话", guardian.phone
     if target.name == "id_number":
         return "身份证件号", identity.read_id(student)
+    if target.name == identity.NUMBER_FIELD:
+        return "学籍号", identity.read_number(student)
     info = NonBasicInfo.objects.filter(student=student).select_related("schema").first()
     if info is not None:
         spec: dict = next((f for f in info.schema.fields if f.get("key") == target.name), {})
@@ -523,8 +533,8 @@ def _reveal_target(student: Student, target: identity.RevealField) -> tuple[str,
 
 
 def student_reveal(*, actor, student_id: int, field: str, reason: str) -> str:
-    """The full value of one masked field (ID number, phone, address, a guardian's ID or
-    phone), for a user who states why the task needs it.
+    """The full value of one masked field (ID number, student number, phone, address, a
+    guardian's ID or phone), for a user who states why the task needs it.
 
     Needs ``student.view`` and the student in scope (else 403 / 404); ``field`` is spelled
     as ``identity.parse_reveal_field`` reads it; ``reason`` at least 4 characters. The
@@ -840,6 +850,6 @@ def _correct_number(
         retired_at=now, reason="身份证件号更正"
     )
     StudentNumber.objects.create(number=new_number, student=student, kind=kind, issued_at=now)
-    detail["number"] = [_shown("id_number", student.number), _shown("id_number", new_number)]
+    detail["number"] = [mask_student_number(student.number), mask_student_number(new_number)]
     student.number = new_number
     fields.append("number")

@@ -40,7 +40,7 @@ from .forms import (
     non_basic_fields_for,
 )
 from .models import NonBasicInfo, NumberKind, Sex
-from .permissions import access_student
+from .permissions import access_student, may_see_full_number
 from .rules import IdType
 from .selectors import StudentFilters, student_detail, student_list
 from .services import (
@@ -172,18 +172,24 @@ def student_detail_view(request: HttpRequest, student_id: int) -> HttpResponse:
             (_("健康状况"), coded(CodeTable.HEALTH, student.health)),
         ]
     )
-    school_rows = [
-        (_("学籍号"), student.number),
-        (_("学籍号类别"), _label(NumberKind, student.number_kind)),
-        (_("学校"), record.school.name),
-        (_("学段"), _label(Stage, record.stage)),
-        (_("年级"), _grade_name(record.grade)),
-        (_("班级"), record.class_name),
-        (_("入学年月"), record.entry_date.strftime("%Y-%m")),
-        (_("入学方式"), coded(CodeTable.ENTRY_MODE, record.entry_mode)),
-        (_("就读方式"), coded(CodeTable.ATTENDANCE, record.attendance)),
-        (_("培养类型"), _label(Programme, record.programme)),
-    ]
+    # The full number for the current school's clerk and a transfer's pending party;
+    # everyone else sees it masked, with a "显示" button (reason, audited).
+    full_number = may_see_full_number(request.user, student)
+    number_shown = identity.read_number(student) if full_number else student.number_masked
+    school_rows = _with_reveal(
+        [
+            (_("学籍号"), number_shown, "" if full_number else identity.NUMBER_FIELD),
+            (_("学籍号类别"), _label(NumberKind, student.number_kind)),
+            (_("学校"), record.school.name),
+            (_("学段"), _label(Stage, record.stage)),
+            (_("年级"), _grade_name(record.grade)),
+            (_("班级"), record.class_name),
+            (_("入学年月"), record.entry_date.strftime("%Y-%m")),
+            (_("入学方式"), coded(CodeTable.ENTRY_MODE, record.entry_mode)),
+            (_("就读方式"), coded(CodeTable.ATTENDANCE, record.attendance)),
+            (_("培养类型"), _label(Programme, record.programme)),
+        ]
+    )
     guardians = [
         {
             "name": guardian.name,
@@ -220,7 +226,15 @@ def student_detail_view(request: HttpRequest, student_id: int) -> HttpResponse:
             "guardians": guardians,
             "non_basic_rows": _non_basic_rows(student, names[CodeTable.DISABILITY]),
             "events": events,
-            "numbers": [{"number": n, "kind": _label(NumberKind, n.kind)} for n in detail.numbers],
+            "number_shown": number_shown,
+            "numbers": [
+                {
+                    "number": n,
+                    "shown": identity.read_number(n) if full_number else n.number_masked,
+                    "kind": _label(NumberKind, n.kind),
+                }
+                for n in detail.numbers
+            ],
             "revisions": detail.revisions,
         },
     )
@@ -271,7 +285,7 @@ def _candidate_rows(candidates) -> list[dict]:
         birth = get("birth_date")
         rows.append(
             {
-                "number": identity.mask_number(get("number")),
+                "number": get("number_masked"),
                 "name": get("name"),
                 "birth_date": birth.isoformat() if isinstance(birth, date) else birth,
                 "sex": _label(Sex, get("sex")),
@@ -352,7 +366,8 @@ def register(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _names(student) -> dict:
-    return {"name": student.name, "number": student.number}
+    # Masked even for the registering clerk: a flash message may be kept in the session.
+    return {"name": student.name, "number": student.number_masked}
 
 
 @require_POST
@@ -386,7 +401,7 @@ def _existing_summary(student) -> dict | None:
     record = getattr(student, "record", None)
     return {
         "name": student.name,
-        "number": identity.mask_number(student.number),
+        "number": student.number_masked,
         "school_name": record.school.name if record else "",
         "state": _label(StatusState, record.state) if record else "",
     }

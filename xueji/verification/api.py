@@ -148,7 +148,7 @@ def get_roll(request: HttpRequest, campaign_id: int, school_id: int, query: Quer
     items = [
         {
             "student_id": m.student_id,
-            "number": m.student.number,
+            "number_masked": m.student.number_masked,
             "name": m.student.name,
             "grade": m.student.record.grade,
             "class_name": m.student.record.class_name,

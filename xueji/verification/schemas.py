@@ -74,7 +74,7 @@ class ConfirmationOut(Schema):
 
 class RollItemOut(Schema):
     student_id: int
-    number: str
+    number_masked: str
     name: str
     grade: str
     class_name: str

@@ -130,20 +130,20 @@ def test_merge_keeps_one_record_with_the_union_of_the_history(pair, city_reviewe
     assert StatusRecord.objects.get(pk=retired.pk).state == StatusState.CANCELLED
     cancel = StatusEvent.objects.filter(record_id=retired.pk).order_by("pk").last()
     assert (cancel.kind, cancel.to_state) == (EventKind.CHANGE, StatusState.CANCELLED)
-    assert cancel.detail["survivor_number"] == survivor.number
+    assert cancel.detail["survivor_number"] == survivor.number_masked  # history shows it masked
     # the survivor's history: its own events and a copy of each of the other's, annotated
     copies = StatusEvent.objects.filter(record_id=survivor.pk).exclude(pk__in=own_events)
     assert sorted((e.kind, e.school_id, e.reason) for e in copies) == sorted(
         (e["kind"], e["school_id"], e["reason"]) for e in retired_events
     )
-    assert {e.detail["merged_from"]["number"] for e in copies} == {retired.number}
+    assert {e.detail["merged_from"]["number"] for e in copies} == {retired.number_masked}
     # the other's number is retired and points to the survivor
     number = StudentNumber.objects.get(number=retired.number)
     assert number.student_id == survivor.pk
     assert number.retired_at is not None
     found = student_list(city_reviewer, filters=StudentFilters(q=retired.number)).rows
     assert survivor.pk in {s.pk for s in found}
-    assert merge.retired_number == retired.number
+    assert merge.retired_number == retired.number_masked
     # guardians, requests, archive and paper register follow the survivor
     assert "黄大明" in set(Guardian.objects.filter(student=survivor).values_list("name", flat=True))
     assert ChangeRequest.objects.filter(student=survivor, state=RequestState.WITHDRAWN).exists()

@@ -108,7 +108,9 @@ def test_the_queue_searches_either_student_by_part_of_the_name_or_number(planted
 def test_a_pair_is_shown_side_by_side_with_its_differences_marked(planted, school_user):
     finding = planted["school_pair"]
     html = client_for(school_user).get(f"/anomalies/{finding.pk}/").content.decode()
-    assert planted["first"].number in html and planted["second"].number in html
+    # A reviewer's comparison: both numbers masked, and still marked as different.
+    assert planted["first"].number_masked in html and planted["second"].number_masked in html
+    assert planted["first"].number not in html and planted["second"].number not in html
     differing = re.findall(r'<tr class="xj-differs">\s*<th scope="row"[^>]*>([^<]+)<', html)
     assert "学籍号" in differing
     assert "身份证件号" in differing
@@ -212,7 +214,10 @@ def test_the_api_lists_shows_and_merges(planted):
     )
     assert merged.status_code == 201
     body = merged.json()
-    assert (body["state"], body["retired_number"]) == ("merged", planted["second"].number)
+    assert (body["state"], body["retired_number_masked"]) == (
+        "merged",
+        planted["second"].number_masked,
+    )
     undone = client.post(
         f"/api/anomalies/merges/{body['id']}/undo",
         {"reason": "合并有误"},

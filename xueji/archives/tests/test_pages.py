@@ -246,7 +246,7 @@ def test_api_scope(other_school_user, county_user, student, document):
 def test_api_backups(school_user, clerk_b, other_school_user, student, document, transferred):
     client = _client(school_user)
     [row] = client.get("/api/archives/backups").json()
-    assert row["id"] == transferred.pk and row["number"] == student.number
+    assert row["id"] == transferred.pk and row["number_masked"] == student.number_masked
     assert row["document_count"] == 1 and row["history_until"] == "2025-03-10"
     detail = client.get(f"/api/archives/backups/{transferred.pk}").json()
     assert [e["effective_date"] for e in detail["history"]] == ["2024-09-01", "2025-03-10"]

@@ -90,7 +90,7 @@ def test_an_overdue_step_warns_its_unit_and_the_level_above(held, transfer):
         assert (warning.subject_type, warning.subject_id) == ("changes.step", str(step.pk))
         assert warning.due_date == DUE
         assert warning.detail == {"request_id": transfer.pk, "step": 2}
-        assert transfer.student.number in warning.message
+        assert transfer.student.number_masked in warning.message
         assert "2026-03-24" in warning.message
     # the reviewers of both units see it
     assert [w.pk for w in warnings_for(authority_user("510104"))] == [party.pk]
@@ -313,7 +313,7 @@ def test_the_listing_shows_overdue_and_missing_steps(
     assert [line[0] for line in lines] == [str(waiting.pk), str(transfer.pk)]
     assert lines[0][6:] == ["-", "-"]
     # 2026-03-25 … 2026-12-28: every working day after the due date
-    assert lines[1][2] == transfer.student.number
+    assert lines[1][2] == transfer.student.number_masked
     assert lines[1][5:7] == ["2026-03-10", "2026-03-24"]
     assert int(lines[1][7]) > 180
     assert "共 2 个环节" in err.getvalue()

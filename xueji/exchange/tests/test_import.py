@@ -761,7 +761,7 @@ def test_id_registered_at_another_school_is_refused(
 
     row_no, column, code, message = only_error(job)
     assert (row_no, column, code) == (2, "身份证件号", "student.duplicate_id")
-    assert message.startswith(f"该身份证件号已有学籍（学籍号 {elsewhere.number}）")
+    assert message.startswith(f"该身份证件号已有学籍（学籍号 {elsewhere.number_masked}）")
     assert registry_counts() == before
     assert StatusRecord.objects.get(student=elsewhere).school_id == other_school.pk
 

@@ -127,7 +127,7 @@ def test_applying_creates_a_guardian_transfer_pending_at_the_receiving_school(
     assert change.target_school_id == school.pk
     assert change.effective_date == date(2026, 3, 10)
     assert change.filed_by_id is None
-    assert change.filed_by_username == f"guardian:{family.student.number}"
+    assert change.filed_by_username == f"guardian:{family.student.number_masked}"
     assert change.applicant_name == family.student.guardians.get().name
     steps = list(ApprovalStep.objects.filter(request=change).order_by("seq"))
     assert [s.party for s in steps] == [
@@ -268,7 +268,7 @@ def test_withdraw(guardian_client, near_school, family):
     assert change.state == RequestState.WITHDRAWN
     assert change.closed_reason == "家长撤回：不搬了"
     event = AuditEvent.objects.get(action="change.withdraw", object_id=str(change_id))
-    assert event.actor_username == f"guardian:{family.student.number}"
+    assert event.actor_username == f"guardian:{family.student.number_masked}"
     text = guardian_client.get(f"/portal/requests/{change_id}/").content.decode()
     assert "已撤回" in text and "撤回申请</button>" not in text
     # A closed request cannot be withdrawn twice.
@@ -285,7 +285,7 @@ def test_add_materials(guardian_client, near_school, family):
     assert response.status_code == 302
     added = Material.objects.filter(request_id=change_id, kind="residence")
     assert added.count() == 2
-    assert {m.uploaded_by for m in added} == {f"guardian:{family.student.number}"}
+    assert {m.uploaded_by for m in added} == {f"guardian:{family.student.number_masked}"}
     assert AuditEvent.objects.filter(
         action="change.material_add", object_id=str(change_id), actor_id=None
     ).exists()
@@ -354,7 +354,7 @@ def test_a_transfer_the_school_filed_is_shown_but_not_withdrawn_by_the_guardian(
     assert "办理中" in text and "撤回申请</button>" not in text
     assert guardian_client.post(f"/portal/requests/{filed.pk}/withdraw/").status_code == 403
     guardian = GuardianActor(
-        student_id=family.student.pk, guardian_id=0, student_number=family.student.number
+        student_id=family.student.pk, guardian_id=0, number_masked=family.student.number_masked
     )
     with pytest.raises(engine.Forbidden):
         portal_material_add(guardian=guardian, request_id=filed.pk, uploads=[("other", pdf())])

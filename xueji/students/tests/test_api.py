@@ -360,7 +360,10 @@ def test_same_id_again_is_409_duplicate_id(school_user, school, other_school_use
     assert response.status_code == 409
     body = response.json()
     assert body["code"] == "student.duplicate_id"
-    assert body["message"] and body["detail"]["number"] == "G" + id_number
+    assert body["message"] and body["detail"]["number_masked"] == identity.mask_student_number(
+        "G" + id_number
+    )
+    assert "G" + id_number not in response.content.decode()
     assert registry_counts() == before
 
 
@@ -380,7 +383,8 @@ def test_similar_student_is_409_possible_duplicate_with_candidates(school_user, 
     assert body["code"] == "student.possible_duplicate"
     candidates = body["detail"]["candidates"]
     assert [c["student_id"] for c in candidates] == [first["id"]]
-    assert candidates[0]["number"] == first["number"] and candidates[0]["reasons"]
+    assert candidates[0]["number_masked"] == first["number_masked"] and candidates[0]["reasons"]
+    assert "number" not in candidates[0]
     assert registry_counts() == before
     # The clerk looked and confirms a different person.
     confirmed = client.post(
@@ -485,7 +489,10 @@ def test_validate_writes_nothing_and_reports_each_outcome(school_user, school, m
         name="周知名", id_number=identity.read_id(known), born=known.birth_date, sex_code="1"
     )
     assert duplicate["ok"] is False
-    assert (duplicate["existing_number"], duplicate["existing_action"]) == (known.number, "refuse")
+    assert (duplicate["existing_number_masked"], duplicate["existing_action"]) == (
+        known.number_masked,
+        "refuse",
+    )
     similar = validate(name="周知明", born=date(2016, 2, 2), sex_code="1")
     assert similar["ok"] is False and [c["student_id"] for c in similar["candidates"]] == [known.pk]
     broken = validate(sex="9")

@@ -136,8 +136,8 @@ def test_a_wrong_id_number_is_corrected_with_the_birth_date_and_the_g_number_fol
         identity.mask_number(new_id),
     ]
     assert detail["number"] == [
-        identity.mask_number(old_number),
-        identity.mask_number("G" + new_id),
+        identity.mask_student_number(old_number),
+        identity.mask_student_number("G" + new_id),
     ]
     assert detail["birth_date"] == ["2016-05-17", "2016-06-17"]
     assert new_id not in str(detail) and new_id not in str(

@@ -216,4 +216,4 @@ def _read_labels(path: Path) -> list[tuple[int, int]]:
 def _describe(student: Student | None, student_id: int) -> str:
     if student is None:
         return str(student_id)
-    return f"{student.name}（{student.number}，{student.birth_date:%Y-%m-%d}）"
+    return f"{student.name}（{student.number_masked}，{student.birth_date:%Y-%m-%d}）"

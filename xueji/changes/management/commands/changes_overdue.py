@@ -53,7 +53,7 @@ class Command(BaseCommand):
                     [
                         str(request.pk),
                         str(request.get_change_type_display()),
-                        request.student.number,
+                        request.student.number_masked,
                         str(step.get_party_display()),
                         step.unit.name,
                         str(step.activated_on or "-"),
