@@ -15,6 +15,7 @@ from django.db.models import F, QuerySet
 from xueji import clock
 from xueji.accounts.models import Unit, UnitKind
 from xueji.accounts.scope import scope_for
+from xueji.masking import mask_numbers_in, mask_numbers_in_text
 
 from .events import AuditAction, ObjectType, object_type_of
 from .models import EarlyWarning, WarningRole
@@ -84,6 +85,9 @@ def warning_raise(
     """
     now = now or clock.now()
     subject = str(subject_id)
+    # A warning is read in lists by many: it never holds a full student or ID number.
+    message = mask_numbers_in_text(str(message))
+    detail = mask_numbers_in(detail or {})
     targets: list[tuple[Unit, str]] = [(unit, WarningRole.PARTY)]
     if escalate and unit.parent_id is not None:
         parent = unit.parent
@@ -100,7 +104,7 @@ def warning_raise(
                 subject_id=subject,
                 message=message,
                 due_date=due_date,
-                detail=detail or {},
+                detail=detail,
                 now=now,
             )
             if created:

@@ -172,3 +172,20 @@ def test_days_overdue_counts_calendar_days_after_the_due_date():
     assert days_overdue(due, due) == 0
     assert days_overdue(due, date(2026, 3, 5)) == 3
     assert days_overdue(None, date(2026, 3, 5)) == 0
+
+
+def test_a_warning_never_stores_a_full_number(school):
+    """Warnings are read in lists by every clerk and reviewer of the subtree: a full student
+    or ID number given by the caller is stored masked, in the message, detail and audit."""
+    number = "G440106201608080886"
+    raised = _raise(
+        school.unit,
+        message=f"学生（{number}）转学步骤超期",
+        detail={"numbers": [number, "440106201608080886"]},
+    )
+    assert len(raised) == 2
+    for warning in EarlyWarning.objects.order_by("pk"):
+        assert number not in warning.message and "G440106********0886" in warning.message
+        assert warning.detail == {"numbers": ["G440106********0886", "440106********0886"]}
+    for event in AuditEvent.objects.filter(action="warning.raise").order_by("pk"):
+        assert "201608080886" not in event.summary
