@@ -194,9 +194,15 @@ def test_the_current_password_is_refused_even_without_history(school_user):
 @pytest.mark.django_db
 @override_settings(XUEJI_SECURITY={"password_history": 2})
 def test_history_length_is_policy(school_user):
+    """With a history of 2, the third-last password is free again; the last two are not."""
     for password in ("Rotation-1-Pass", "Rotation-2-Pass", "Rotation-3-Pass"):
         password_apply(user=school_user, new_password=password, must_change=False)
+    with pytest.raises(ValidationFailed) as caught:
+        password_apply(user=school_user, new_password="Rotation-2-Pass", must_change=False)
+    assert caught.value.errors[0].code == "password.reused"
     password_apply(user=school_user, new_password="Rotation-1-Pass", must_change=False)
+    school_user.refresh_from_db()
+    assert school_user.check_password("Rotation-1-Pass")
 
 
 # ---------------------------------------------------------------- the writers

@@ -165,9 +165,12 @@ def test_a_security_admin_above_unseals_with_a_reason(db, sealed_clerk):
 
 
 def test_a_province_security_admin_unseals_too(db, sealed_clerk):
-    account_unseal(
-        actor=authority_user("440000", roles=(SEC,)), user_id=sealed_clerk.pk, reason="核实"
-    )
+    province_security = authority_user("440000", roles=(SEC,))
+    account_unseal(actor=province_security, user_id=sealed_clerk.pk, reason="核实")
+    sealed_clerk.refresh_from_db()
+    assert sealed_clerk.sealed_at is None and sealed_clerk.sealed_reason == ""
+    event = AuditEvent.objects.get(action="account.unseal")
+    assert event.actor_id == province_security.pk
 
 
 def test_unseal_by_a_sibling_units_security_admin_is_not_found(db, sealed_clerk):

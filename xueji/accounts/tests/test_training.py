@@ -57,7 +57,11 @@ def test_a_system_admin_above_records_a_clerks_training(county_admin, school):
 
 def test_the_schools_own_system_admin_records_too(db, school):
     school_admin = make_user(school.unit, roles=(SYS,))
-    record(school_admin, untrained_clerk(school.unit))
+    clerk = untrained_clerk(school.unit)
+    assert not has_valid_training(clerk)
+    saved = record(school_admin, clerk)
+    assert saved.recorded_by == school_admin.username
+    assert has_valid_training(clerk)
 
 
 def test_only_a_system_admin_in_the_subtree_records(db, school):
