@@ -1,8 +1,10 @@
 """Named fixtures shared by every test: accounts at each level, schools in and out of scope."""
 
 import os
+from pathlib import Path
 
 import pytest
+from django.db.backends.signals import connection_created
 from hypothesis import settings as hypothesis_settings
 
 from tests import factories
@@ -12,6 +14,20 @@ from tests import factories
 # not findings. Tests that set their own settings keep them.
 hypothesis_settings.register_profile("xueji", deadline=None)
 hypothesis_settings.load_profile("xueji")
+
+
+def _reverse_unordered_selects(sender, connection, **kwargs) -> None:
+    """On SQLite, every SELECT without ORDER BY returns its rows in reverse order.
+
+    PostgreSQL promises no order without ORDER BY and often returns insertion order by luck,
+    so a test (or a page) that relies on the order of an unordered query passes locally and
+    fails in CI. Reversing turns that luck into a failure on every SQLite run.
+    """
+    if connection.vendor == "sqlite":
+        connection.connection.execute("PRAGMA reverse_unordered_selects = ON")
+
+
+connection_created.connect(_reverse_unordered_selects)
 
 
 @pytest.fixture
@@ -123,3 +139,34 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+# ---------------------------------------------------------------- the browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium through Playwright's sync API, one per test session: two sync
+    Playwright instances cannot live in one thread (the second finds the first's event loop),
+    so every browser test, wherever it lives, takes its pages from this one."""
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()

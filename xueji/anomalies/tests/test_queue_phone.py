@@ -5,7 +5,6 @@ sideways."""
 
 import os
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -26,24 +25,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-        )
-        yield browser
-        browser.close()
 
 
 def _sign_in(page, user) -> None:
@@ -67,14 +49,14 @@ def _no_sideways_scroll(page) -> None:
 
 
 def test_a_reviewer_merges_and_undoes_a_duplicate_on_a_phone(
-    chromium, live_server, school, county_user
+    browser, live_server, school, county_user
 ):
     first = register(school, name="黄小明")
     second = register(school, name="黄小明", with_id=False)
     detect_all(kinds=[FindingKind.DUPLICATE])
     finding = Finding.objects.get(kind=FindingKind.DUPLICATE)
 
-    context = chromium.new_context(
+    context = browser.new_context(
         locale="zh-CN", base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True
     )
     context.set_default_timeout(15_000)
