@@ -46,8 +46,11 @@ migrations-check: $(STAMP)
 
 # pytest-xdist: one worker per core, each with its own test database; the browser tests
 # share one worker (root conftest.py). PYTEST_WORKERS=0 runs everything in one process.
+# pytest-randomly: tests run in a random order, printed as "Using --randomly-seed=N" at the
+# top; `make test SEED=N` repeats an order.
 PYTEST_WORKERS ?= auto
-PYTEST_ARGS := -n $(PYTEST_WORKERS) --dist loadgroup
+SEED ?=
+PYTEST_ARGS := -n $(PYTEST_WORKERS) --dist loadgroup -p randomly $(if $(SEED),--randomly-seed=$(SEED))
 
 pytest: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest $(PYTEST_ARGS)

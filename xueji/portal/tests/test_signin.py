@@ -48,9 +48,9 @@ def test_happy_path_code_from_the_outbox_opens_the_student_page(family):
     assert family.guardian_id_number not in text
     assert client.session[GUARDIAN_KEY]["student_id"] == family.student.pk
     actions = list(
-        AuditEvent.objects.filter(action__startswith="portal.").values_list(
-            "action", "actor_id", "actor_username"
-        )
+        AuditEvent.objects.filter(action__startswith="portal.")
+        .order_by("pk")
+        .values_list("action", "actor_id", "actor_username")
     )
     username = f"guardian:{family.student.number_masked}"
     assert actions == [("portal.code_send", None, username), ("portal.signin", None, username)]
