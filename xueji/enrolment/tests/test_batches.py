@@ -84,7 +84,9 @@ def test_dry_run_reports_counts_and_changes_nothing(school, school_user):
     third = enrol(school, "13", 3)
     sixth = enrol(school, "16", 2)
     suspended = enrol(school, "14", 1, state=StatusState.SUSPENDED)
-    before = list(StatusRecord.objects.values_list("pk", "grade", "state", "revision"))
+    before = list(
+        StatusRecord.objects.order_by("pk").values_list("pk", "grade", "state", "revision")
+    )
     events_before = StatusEvent.objects.count()
 
     # when
@@ -109,7 +111,10 @@ def test_dry_run_reports_counts_and_changes_nothing(school, school_user):
     [row] = report["schools"]
     assert row["code"] == school.code
     assert row["promote"] == [{"grade": "13", "to": "14", "count": 3}]
-    assert list(StatusRecord.objects.values_list("pk", "grade", "state", "revision")) == before
+    assert (
+        list(StatusRecord.objects.order_by("pk").values_list("pk", "grade", "state", "revision"))
+        == before
+    )
     assert StatusEvent.objects.count() == events_before
     assert grades_of(third) == {"13"} and grades_of(sixth) == {"16"}
     assert grades_of(suspended) == {"14"}
