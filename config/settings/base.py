@@ -212,6 +212,10 @@ XUEJI: dict[str, Any] = {
     "ANOMALY_DEATH_WORKDAYS": 60,
     # Page size of list pages and list endpoints.
     "PAGE_SIZE": 50,
+    # The audit trail (xueji/audit): days kept before `audit_purge` may delete (at least 183,
+    # six months: check audit.E001); chains written concurrently (xueji/audit/chain.py).
+    "AUDIT_RETENTION_DAYS": int(os.environ.get("XUEJI_AUDIT_RETENTION_DAYS", 365)),
+    "AUDIT_CHAIN_PARTITIONS": 16,
 }
 
 # Security policy (see xueji/accounts/policy.py for every key and its default).
@@ -226,6 +230,13 @@ if os.environ.get("XUEJI_FIELD_KEYS"):
         item.split(":", 1) for item in os.environ["XUEJI_FIELD_KEYS"].split(",")
     )
 XUEJI_BLIND_INDEX_KEY = os.environ.get("XUEJI_BLIND_INDEX_KEY", "")
+# Ed25519 private key (32 bytes, base64url) signing the audit checkpoints; unset: derived from
+# the secret key (development only, deploy check audit.W001). Public keys of earlier signing
+# keys whose checkpoints still verify: XUEJI_AUDIT_PREVIOUS_PUBLIC_KEYS="key1,key2".
+XUEJI_AUDIT_SIGNING_KEY = os.environ.get("XUEJI_AUDIT_SIGNING_KEY", "")
+XUEJI_AUDIT_PREVIOUS_PUBLIC_KEYS = [
+    k for k in os.environ.get("XUEJI_AUDIT_PREVIOUS_PUBLIC_KEYS", "").split(",") if k
+]
 # Who delivers the guardian portal's one-time codes: the dotted path of a class with
 # ``send(*, phone, message)``. The embedded outbox is for development (docs/portal.md).
 XUEJI_PORTAL_SENDER = os.environ.get("XUEJI_PORTAL_SENDER", "xueji.portal.senders.OutboxSender")

@@ -6,3 +6,6 @@ class AuditConfig(AppConfig):
     name = "xueji.audit"
     label = "audit"
     verbose_name = _("审计")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks

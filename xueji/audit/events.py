@@ -127,6 +127,12 @@ class AuditAction(StrEnum):
     PORTAL_SIGNIN_REFUSED = "portal.signin_refused", _("家长登录被拒绝")
     PORTAL_SIGNOUT = "portal.signout", _("家长退出")
     PORTAL_SESSION_IDLE = "portal.session_idle", _("家长会话超时退出")
+    # the audit trail itself (the audit admin's work, retention, integrity)
+    AUDIT_SEARCH = "audit.search", _("查询审计日志")
+    AUDIT_EXPORT = "audit.export", _("导出审计日志")
+    AUDIT_PURGE = "audit.purge", _("清理过期审计日志")
+    AUDIT_CHECKPOINT = "audit.checkpoint", _("审计链签名检查点")
+    AUDIT_VERIFY_FAILED = "audit.verify_failed", _("审计链校验失败")
     # rows written before the vocabulary existed whose action it does not know (the old
     # value is kept in ``detail["legacy_action"]``)
     LEGACY = "legacy", _("旧版记录")
@@ -168,6 +174,7 @@ class ObjectType(StrEnum):
     ANOMALY_MERGE = "anomalies.merge", _("学籍合并")
     ANOMALY_SIGHTINGS = "anomalies.sightings", _("在校名单")
     WARNING = "audit.warning", _("预警")
+    AUDIT_TRAIL = "audit.trail", _("审计日志")
     NONE = "", _("（无）")
 
 

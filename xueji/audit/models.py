@@ -4,13 +4,42 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class AuditEventQuerySet(models.QuerySet):
+    """The trail is append-only in the ORM too: bulk ``update()`` and ``delete()`` raise.
+
+    (The database refuses them as well: ``audit.0007_append_only``.) Purging what is older
+    than the retention goes through ``xueji.audit.retention`` only."""
+
+    def update(self, **kwargs):  # type: ignore[override]
+        raise RuntimeError("audit events are append-only")
+
+    def delete(self):  # type: ignore[override]
+        raise RuntimeError("audit events are append-only")
+
+    def bulk_update(self, *args, **kwargs):  # type: ignore[override]
+        raise RuntimeError("audit events are append-only")
+
+    def bulk_create(self, objs, *args, **kwargs):  # type: ignore[override]
+        """Every row is chained (``xueji.audit.chain``) before it is inserted."""
+        from .chain import inserting
+
+        objs = list(objs)
+        with inserting(self.db, objs):
+            return super().bulk_create(objs, *args, **kwargs)
+
+
 class AuditEvent(models.Model):
     """Who did what, to which object, when and from where.
 
     Actor and unit are copied as plain values (not foreign keys) so that deleting or
-    renaming an account can never rewrite history. Rows are only ever inserted:
-    ``save`` refuses updates and ``delete`` is refused. A later hardening step adds a
-    hash chain (``prev_hash``/``row_hash``) and a database trigger.
+    renaming an account can never rewrite history. Rows are only ever inserted: ``save``
+    refuses updates, ``delete`` and the queryset's ``update``/``delete`` are refused, and the
+    database refuses ``UPDATE``, ``DELETE`` and ``TRUNCATE`` (migration 0007).
+
+    Each row is a link of a hash chain (``xueji.audit.chain``): ``partition`` (actor id
+    modulo ``XUEJI["AUDIT_CHAIN_PARTITIONS"]``), ``seq`` (1, 2, ... within the partition),
+    ``prev_hash`` (the previous link's ``row_hash``) and ``row_hash`` (SHA-256 of the row's
+    canonical content, ``prev_hash`` included). ``audit_verify`` walks the chains.
     """
 
     at = models.DateTimeField(_("时间"), db_index=True)
@@ -26,6 +55,12 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(_("客户端"), max_length=255, blank=True, default="")
     channel = models.CharField(_("渠道"), max_length=16, blank=True, default="")
     request_id = models.CharField(_("请求ID"), max_length=64, blank=True, default="")
+    partition = models.PositiveSmallIntegerField(_("链分区"), default=0)
+    seq = models.BigIntegerField(_("链序号"), null=True, blank=True)
+    prev_hash = models.CharField(_("前一行哈希"), max_length=64, blank=True, default="")
+    row_hash = models.CharField(_("本行哈希"), max_length=64, blank=True, default="")
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("审计事件")
@@ -33,15 +68,74 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["object_type", "object_id"], name="audit_object"),
             models.Index(fields=["actor_id", "at"], name="audit_actor_at"),
+            models.Index(fields=["unit_id", "at"], name="audit_unit_at"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["partition", "seq"], name="audit_chain_link"),
         ]
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):
             raise RuntimeError("audit events are append-only")
-        super().save(*args, **kwargs)
+        from .chain import inserting
+
+        with inserting(self._state.db or kwargs.get("using") or "default", [self]):
+            super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):  # type: ignore[override]
         raise RuntimeError("audit events are append-only")
+
+
+class AuditChainHead(models.Model):
+    """The last link of one partition's chain. Writers lock it (``SELECT ... FOR UPDATE``)
+    for the rest of their transaction, so links are appended one writer at a time per
+    partition, on PostgreSQL as on SQLite. The only audit table whose rows change."""
+
+    partition = models.PositiveSmallIntegerField(_("链分区"), primary_key=True)
+    seq = models.BigIntegerField(_("链序号"), default=0)
+    head_hash = models.CharField(_("链头哈希"), max_length=64, default="")
+
+    class Meta:
+        verbose_name = _("审计链头")
+        verbose_name_plural = _("审计链头")
+
+
+class AuditCheckpoint(models.Model):
+    """The chain heads at one moment, signed with the deployment's key (Ed25519).
+
+    ``payload`` is the signed text (canonical JSON: time, heads, the previous checkpoint's
+    digest); an outside party checks ``signature`` over it with ``public_key`` (exported by
+    ``audit_checkpoint_export``). Append-only like the trail."""
+
+    at = models.DateTimeField(_("时间"))
+    payload = models.TextField(_("签名内容"))
+    signature = models.CharField(_("签名"), max_length=128)
+    algorithm = models.CharField(_("算法"), max_length=16, default="ed25519")
+    public_key = models.CharField(_("公钥"), max_length=64)
+
+    class Meta:
+        verbose_name = _("审计检查点")
+        verbose_name_plural = _("审计检查点")
+
+
+class AuditPurge(models.Model):
+    """Where a partition's chain now starts after a retention purge: links up to
+    ``through_seq`` were deleted; the first kept link's ``prev_hash`` is ``through_hash``.
+    The database lets a trail row be deleted only when it is older than the legal floor and
+    a purge record covers it (migration 0007). Append-only."""
+
+    at = models.DateTimeField(_("时间"))
+    partition = models.PositiveSmallIntegerField(_("链分区"))
+    through_seq = models.BigIntegerField(_("清理至序号"))
+    through_hash = models.CharField(_("清理至哈希"), max_length=64)
+    cutoff = models.DateTimeField(_("清理截止时间"))
+    deleted = models.BigIntegerField(_("清理行数"), default=0)
+    actor_username = models.CharField(_("操作人"), max_length=150, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("审计清理记录")
+        verbose_name_plural = _("审计清理记录")
+        indexes = [models.Index(fields=["partition", "through_seq"], name="audit_purge_part")]
 
 
 class WarningRole(models.TextChoices):
