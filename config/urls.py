@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/", include("xueji.accounts.urls")),
     path("workdays/", include("xueji.workdays.urls")),
     path("warnings/", include("xueji.audit.urls")),
+    path("audit/", include("xueji.audit.views_trail")),
     path("archives/", include("xueji.archives.urls")),
     path("changes/", include("xueji.changes.urls")),
     path("dropouts/", include("xueji.changes.urls_ledger")),

@@ -22,6 +22,8 @@ def navigation(request: HttpRequest) -> dict:
         "statistics": has_permission(user, Permission.STATISTICS_VIEW),
         "accounts": has_permission(user, Permission.ACCOUNT_MANAGE),
         "security": has_permission(user, Permission.SECURITY_MANAGE),
+        # The audit admin (三员): the trail of its subtree (xueji/audit/trail.py).
+        "audit": has_permission(user, Permission.AUDIT_VIEW),
     }
     # Status changes (xueji/changes): the list, filing, and the unit's review queue.
     can["changes"] = has_permission(user, Permission.CHANGE_VIEW)

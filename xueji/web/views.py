@@ -149,4 +149,8 @@ def home(request: HttpRequest) -> HttpResponse:
     context: dict = {"unit": unit, "sees_counts": sees_counts}
     if unit is not None and sees_counts:
         context.update(roll_summary(user))
+    if unit is not None and has_permission(user, Permission.AUDIT_VIEW):
+        from xueji.audit.trail import home_summary
+
+        context["audit_home"] = home_summary(user)
     return render(request, "web/home.html", context)
