@@ -16,7 +16,9 @@ from datetime import date, datetime
 from django.db import connection, transaction
 
 from xueji.audit import context as audit_context
+from xueji.audit.chain import append_raw
 from xueji.audit.events import AuditAction, ObjectType
+from xueji.audit.models import AuditEvent
 
 # (column, PostgreSQL type, SQLite type) of the staging table.
 STAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -181,8 +183,6 @@ class StudentStage:
         actor_name = getattr(actor, "username", "") or ""
         unit_id = getattr(actor, "unit_id", None)
         origin = audit_context.current()
-        jsonb = "CAST(%s AS jsonb)" if pg else "%s"
-        inet = "CAST(%s AS inet)" if pg else "%s"
         text = "varchar" if pg else "TEXT"
         false = "false" if pg else "0"
         t = self.table
@@ -235,26 +235,32 @@ class StudentStage:
                 f"SELECT {sid}, COALESCE(st.schema_id, %s), st.non_basic, %s FROM {t} st",
                 [schema_id, stamp],
             )
-            cursor.execute(
-                "INSERT INTO audit_auditevent (at, actor_id, actor_username, unit_id, action, "
-                "object_type, object_id, summary, detail, ip, user_agent, channel, request_id) "
-                f"SELECT %s, %s, %s, %s, %s, %s, CAST({sid} AS {text}), %s || {_MASKED}, "
-                f"{jsonb}, {inet}, %s, %s, %s FROM {t} st",
-                [
-                    stamp,
-                    actor_id,
-                    actor_name,
-                    unit_id,
-                    audit_action.value,
-                    ObjectType.STUDENT.value,
-                    audit_summary,
-                    json.dumps({"batch": batch}),
-                    origin.ip,
-                    origin.user_agent,
-                    origin.channel,
-                    origin.request_id,
-                ],
-            )
+            # One audit event per student, chained (xueji/audit/chain.py): the rows are
+            # built here from the stage and appended with one executemany.
+            cursor.execute(f"SELECT CAST({sid} AS {text}), {_MASKED} FROM {t} st ORDER BY {sid}")
+            staged = cursor.fetchall()
+        detail = {"batch": batch}
+        append_raw(
+            connection.alias,
+            [
+                AuditEvent(
+                    at=now,
+                    actor_id=actor_id,
+                    actor_username=actor_name,
+                    unit_id=unit_id,
+                    action=audit_action.value,
+                    object_type=ObjectType.STUDENT.value,
+                    object_id=student_id,
+                    summary=audit_summary + masked,
+                    detail=detail,
+                    ip=origin.ip,
+                    user_agent=origin.user_agent,
+                    channel=origin.channel,
+                    request_id=origin.request_id,
+                )
+                for student_id, masked in staged
+            ],
+        )
         return inserted
 
 

@@ -485,3 +485,35 @@ def test_concurrent_writers_never_fork_a_chain(school_user, county_user):
     assert AuditEvent.objects.count() == before + 4 * 10 * 5
     report = verify()
     assert report.intact, report.problems
+
+
+def test_set_based_writers_append_through_the_chain(db, school_user):
+    """The import's merge appends its events with one executemany (append_raw): chained
+    like every other row, on both databases (jsonb and inet casts on PostgreSQL)."""
+    from xueji.audit.chain import append_raw
+
+    with transaction.atomic():
+        count = append_raw(
+            "default",
+            [
+                AuditEvent(
+                    at=clock.now(),
+                    actor_id=school_user.pk,
+                    actor_username=school_user.username,
+                    unit_id=school_user.unit_id,
+                    action=AuditAction.STUDENT_IMPORT.value,
+                    object_type=ObjectType.STUDENT.value,
+                    object_id=str(i),
+                    summary=f"批量导入 G440106********{i:04d}",
+                    detail={"batch": "b1", "n": [i, 1.5]},
+                    ip="2001:db8::1" if i % 2 else "10.0.0.1",
+                    channel="web",
+                )
+                for i in range(5)
+            ],
+        )
+    assert count == 5
+    rows = AuditEvent.objects.filter(action=AuditAction.STUDENT_IMPORT.value).order_by("seq")
+    assert [r.object_id for r in rows] == ["0", "1", "2", "3", "4"]
+    report = verify()
+    assert report.intact, report.problems
