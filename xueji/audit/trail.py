@@ -65,20 +65,24 @@ class TrailFilters:
         }
 
 
-def _student_pk(user, term: str) -> int | None:
-    """The id of the student ``term`` names (its id or a student number), in the user's
-    scope; ``None`` when it names none."""
-    from xueji.students.models import StudentNumber
-    from xueji.students.permissions import students_in_scope
+# Most students one "student" search term may name (a common name, say).
+STUDENT_MATCHES = 50
 
-    term = term.strip().upper()
+
+def _student_pks(user, term: str) -> list[int]:
+    """The ids of the students ``term`` names in the user's scope: an id (digits, up to 12),
+    else what the student list's search finds (student number, ID number through the blind
+    index, or the exact name)."""
+    from xueji.students.permissions import students_in_scope
+    from xueji.students.selectors import _search
+
+    term = term.strip()
     if not term:
-        return None
+        return []
     qs = students_in_scope(user)
-    if term.isdigit():
-        return qs.filter(pk=int(term)).values_list("pk", flat=True).first()
-    owners = StudentNumber.objects.filter(number=term).values("student_id")
-    return qs.filter(Q(number=term) | Q(pk__in=owners)).values_list("pk", flat=True).first()
+    if term.isdigit() and len(term) <= 12:
+        return list(qs.filter(pk=int(term)).values_list("pk", flat=True))
+    return list(_search(qs, term).order_by("pk").values_list("pk", flat=True)[:STUDENT_MATCHES])
 
 
 def _day_start(day: date) -> datetime:
@@ -92,8 +96,8 @@ def search(user, filters: TrailFilters) -> QuerySet[AuditEvent]:
     if filters.actor:
         qs = qs.filter(actor_username__icontains=filters.actor.strip())
     if filters.student:
-        pk = _student_pk(user, filters.student)
-        qs = qs.filter(object_type=ObjectType.STUDENT.value, object_id=str(pk)) if pk else qs.none()
+        pks = _student_pks(user, filters.student)
+        qs = qs.filter(object_type=ObjectType.STUDENT.value, object_id__in=[str(p) for p in pks])
     if filters.action:
         qs = qs.filter(action=filters.action)
     if filters.object_type:

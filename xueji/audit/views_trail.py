@@ -38,7 +38,7 @@ class TrailSearchForm(StyledForm):
         label=_("学生"),
         required=False,
         max_length=32,
-        widget=forms.TextInput(attrs={"placeholder": _("学生ID或学籍号")}),
+        widget=forms.TextInput(attrs={"placeholder": _("学生ID、学籍号、身份证号或姓名")}),
     )
     action = forms.ChoiceField(label=_("操作"), required=False)
     object_type = forms.ChoiceField(label=_("对象类型"), required=False)

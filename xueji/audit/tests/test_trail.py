@@ -171,6 +171,12 @@ def test_search_by_actor_student_action_object_time_and_address(trail, school_us
         [t.clerk_event, t.province_event, t.chengdu_event]
     )
     assert found(student="G000000000000000000") == set()
+    assert found(student=t.student.name) == ids([t.clerk_event, t.province_event, t.chengdu_event])
+    from xueji.students import identity
+
+    id_number = identity.read_id(t.student)
+    assert len(id_number) == 18
+    assert found(student=id_number) == ids([t.clerk_event, t.province_event, t.chengdu_event])
     assert found(action=AuditAction.ACCOUNT_UNLOCK.value) == ids([t.secadmin_event])
     assert found(object_type=ObjectType.USER.value, object_id=str(school_user.pk)) == ids(
         [t.sysadmin_event, t.secadmin_event]
