@@ -46,18 +46,22 @@ migrations-check: $(STAMP)
 
 # pytest-xdist: one worker per core, each with its own test database; the browser tests
 # share one worker (root conftest.py). PYTEST_WORKERS=0 runs everything in one process.
-# pytest-randomly: tests run in a random order, printed as "Using --randomly-seed=N" at the
-# top; `make test SEED=N` repeats an order.
+# pytest-randomly: tests run in a random order; each run prints its seed and
+# `make test SEED=N` repeats that order (one seed for both databases of a run).
 PYTEST_WORKERS ?= auto
-SEED ?=
-PYTEST_ARGS := -n $(PYTEST_WORKERS) --dist loadgroup -p randomly $(if $(SEED),--randomly-seed=$(SEED))
+ifeq ($(SEED),)
+SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
+export SEED
+PYTEST_ARGS := -n $(PYTEST_WORKERS) --dist loadgroup -p randomly --randomly-seed=$(SEED)
 
 pytest: $(STAMP)
+	@echo "== SQLite, random order: make test SEED=$(SEED) repeats it"
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest $(PYTEST_ARGS)
 
 pytest-pg: $(STAMP)
 	@if [ -n "$$XUEJI_TEST_DATABASE_URL" ]; then \
-		echo "== PostgreSQL: $$XUEJI_TEST_DATABASE_URL"; \
+		echo "== PostgreSQL: $$XUEJI_TEST_DATABASE_URL, random order: make test SEED=$(SEED) repeats it"; \
 		DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest $(PYTEST_ARGS) -m "not e2e"; \
 	else echo "== XUEJI_TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
 

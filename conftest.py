@@ -4,7 +4,9 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db.backends.signals import connection_created
+from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 
 from tests import factories
@@ -28,6 +30,16 @@ def _reverse_unordered_selects(sender, connection, **kwargs) -> None:
 
 
 connection_created.connect(_reverse_unordered_selects)
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language (zh-hans) and leaves it so: a test that
+    activates English (or a response rendered in English) would otherwise leave the thread's
+    language behind for whichever test random order runs next on that worker."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

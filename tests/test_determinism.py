@@ -1,6 +1,7 @@
 """The suite's guards against order-dependent tests (see README, "make test")."""
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -37,6 +38,9 @@ def test_make_test_runs_the_suite_in_random_order():
         pytest_lines = [line for line in shown.splitlines() if "bin/pytest" in line]
         assert pytest_lines, shown
         assert all("-p randomly" in line for line in pytest_lines), shown
+        # The seed is chosen by make and printed, so a failing order can be repeated.
+        assert all(re.search(r"--randomly-seed=\d+", line) for line in pytest_lines), shown
+        assert re.search(r"SEED=\d+ repeats it", shown), shown
         if seed:
             assert all("--randomly-seed=1234" in line for line in pytest_lines), shown
 
