@@ -122,10 +122,21 @@ def home_summary(user) -> dict:
     from .views_trail import event_row
 
     qs = search(user, TrailFilters())
+    checkpoint = AuditCheckpoint.objects.order_by("-pk").first()
+    # The chain's integrity concerns every audit admin, whoever's rows broke it: the last
+    # daily verification that failed, unless a checkpoint was signed after it.
+    failed = (
+        AuditEvent.objects.filter(action=AuditAction.AUDIT_VERIFY_FAILED.value)
+        .order_by("-pk")
+        .first()
+    )
+    if failed is not None and checkpoint is not None and checkpoint.at > failed.at:
+        failed = None
     return {
         "rows": [event_row(e) for e in qs[:10]],
         "today": qs.filter(at__gte=_day_start(clock.today())).count(),
-        "checkpoint": AuditCheckpoint.objects.order_by("-pk").first(),
+        "checkpoint": checkpoint,
+        "verify_failed": failed,
     }
 
 

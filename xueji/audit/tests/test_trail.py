@@ -315,3 +315,22 @@ def test_the_trail_is_paginated(trail, settings):
     first = client.get("/audit/").content.decode()
     assert 'rel="next"' in first
     assert client.get("/audit/?page=2").status_code == 200
+
+
+def test_the_audit_admin_s_home_page_warns_of_a_failed_daily_verification(trail):
+    from xueji.audit.chain import triggers_disabled
+    from xueji.audit.tasks import audit_daily
+
+    client = Client()
+    client.force_login(trail.city_auditor)
+    assert "审计日志被篡改" not in client.get("/").content.decode()
+    with triggers_disabled(), transaction.atomic():
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE audit_auditevent SET summary = 'x' WHERE id = %s", [trail.clerk_event.pk]
+            )
+    assert audit_daily.call()["intact"] is False
+    html = client.get("/").content.decode()
+    assert "审计日志被篡改" in html and f"row id {trail.clerk_event.pk}" in html
