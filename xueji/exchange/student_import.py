@@ -1,9 +1,12 @@
 """The bulk student import: read → validate → duplicate check → number → stage → merge.
 
 Every row is checked with the same ``clean_registration`` as the registration form. The
-duplicate check runs inside the file (same ID, same person) and against the registry
-(same ID anywhere in any state; same name pinyin, birth date and sex). Rows already on the
-roll of the same school are skipped, so importing a file twice creates nothing new.
+duplicate check is registration's too: the same ID anywhere in the registry, in any state,
+or earlier in the file; then ``duplicates.match`` (similar name and the same birth date or
+its day/month swap and sex, or a guardian in common; never two different resident ID
+numbers) against the registry and against the earlier rows of the file, set-based. Rows
+already on the roll of the same school are skipped, so importing a file twice creates
+nothing new.
 
 In ``all_or_nothing`` mode a single bad row leaves the registry untouched; in
 ``valid_rows`` mode the good rows are loaded and the bad ones reported. Either way the
@@ -19,7 +22,7 @@ from datetime import date
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from xueji import clock
@@ -30,7 +33,7 @@ from xueji.enrolment.rules import ON_ROLL, EventKind
 from xueji.errors import FieldError
 from xueji.schools.models import School
 from xueji.schools.rules import SchoolState, SchoolType, grade_allowed
-from xueji.students import identity
+from xueji.students import duplicates, identity
 from xueji.students.models import NonBasicSchema, NumberKind, Student
 from xueji.students.nonbasic import SchemaField, schema_fields
 from xueji.students.numbering import NumberIssuer, kind_for
@@ -121,7 +124,7 @@ class StudentImport:
         self.schemas: dict[str, tuple[int, tuple[SchemaField, ...]]] = {}
         self.columns = student_import_columns()
         self.seen_keys: dict[str, int] = {}
-        self.seen_people: dict[tuple, int] = {}
+        self.file_index = duplicates.FileIndex()
         self.issuer = NumberIssuer()
         self.outcome = ImportOutcome(batch=batch)
         self.chunk_rows = settings.XUEJI["IMPORT_CHUNK_ROWS"]
@@ -340,24 +343,10 @@ class StudentImport:
                     )
                     continue
                 self.seen_keys[key] = row_no
-            else:
-                person = (clean.name, clean.birth_date, clean.sex, school.id)
-                first = self.seen_people.get(person)
-                if first is not None:
-                    self._fail(
-                        row_no,
-                        "name",
-                        clean.name,
-                        "file.duplicate_person",
-                        _("与本文件第 %d 行姓名、性别、出生日期和学校均相同") % first,
-                    )
-                    continue
-                self.seen_people[person] = row_no
             accepted.append((row_no, clean, school, key))
 
-        by_key, by_person = self._registry_matches(accepted)
-        staged: list[tuple] = []
-        pending: list[tuple[int, CleanRegistration, _SchoolFacts, str | None, str]] = []
+        by_key = self._registry_ids(accepted)
+        fresh: list[tuple[int, CleanRegistration, _SchoolFacts, str | None]] = []
         for row_no, clean, school, key in accepted:
             if key is not None and key in by_key:
                 number, school_id, state = by_key[key]
@@ -375,22 +364,63 @@ class StudentImport:
                         % identity.mask_student_number(number),
                     )
                 continue
-            matches = by_person.get((clean.name_key, clean.birth_date, clean.sex), [])
-            if key is None and any(m[0] == clean.name and m[2] == school.id for m in matches):
+            fresh.append((row_no, clean, school, key))
+
+        # The same rule as one-by-one registration (duplicates.match), against the registry
+        # and inside the file, set-based over the chunk.
+        probes = [_probe(clean, key) for _, clean, _, key in fresh]
+        registry = duplicates.registry_matches(probes, limit=20)
+        unseen: list[tuple[int, duplicates.Probe]] = []
+        checked = []
+        for (row_no, clean, school, key), probe, matches in zip(
+            fresh, probes, registry, strict=True
+        ):
+            if key is None and any(
+                m.school_id == school.id
+                and m.candidate.name == clean.name
+                and m.candidate.birth_date == clean.birth_date
+                and m.candidate.sex == clean.sex
+                for m in matches
+            ):
+                # Imported before (no ID: known by name, sex, birth date and school).
                 self.outcome.skipped += 1
                 continue
-            suspects = [m for m in matches if key is None or m[3] != key]
-            if suspects:
-                name, number, _school_id, _key = suspects[0]
+            unseen.append((row_no, probe))
+            checked.append((row_no, clean, school, key, matches))
+        in_file = self.file_index.check(unseen)
+
+        staged: list[tuple] = []
+        pending: list[tuple[int, CleanRegistration, _SchoolFacts, str | None, str]] = []
+        for row_no, clean, school, key, matches in checked:
+            if matches:
+                known = matches[0].candidate
                 self._fail(
                     row_no,
                     "name",
                     clean.name,
                     "student.possible_duplicate",
                     _(
-                        "疑似重复学籍：与学籍号 %(number)s（%(name)s）姓名拼音、性别、出生日期相同；请核实后逐个注册"
+                        "疑似重复学籍：与学籍号 %(number)s（%(name)s，%(school)s）%(reasons)s；确认不是同一人的，请逐个注册"
                     )
-                    % {"number": identity.mask_student_number(number), "name": name},
+                    % {
+                        "number": known.number_masked,
+                        "name": known.name,
+                        "school": known.school_name,
+                        "reasons": "、".join(known.reasons),
+                    },
+                )
+                continue
+            if row_no in in_file:
+                earlier, reasons = in_file[row_no]
+                self._fail(
+                    row_no,
+                    "name",
+                    clean.name,
+                    "file.possible_duplicate",
+                    _(
+                        "疑似与本文件第 %(row)d 行是同一人：%(reasons)s；确认不是同一人的，请逐个注册"
+                    )
+                    % {"row": earlier, "reasons": "、".join(reasons)},
                 )
                 continue
             kind = kind_for(
@@ -441,7 +471,8 @@ class StudentImport:
             )
         return staged
 
-    def _registry_matches(self, accepted):
+    def _registry_ids(self, accepted) -> dict[str, tuple[str, int | None, str | None]]:
+        """Registered students holding the rows' ID numbers: key → (number, school, state)."""
         keys = [k for _, _, _, k in accepted if k]
         by_key: dict[str, tuple[str, int | None, str | None]] = {}
         # Sorted, the probes walk each index in order and reuse the pages they just read.
@@ -450,13 +481,7 @@ class StudentImport:
                 id_key__in=part
             ).values_list("id_key", "number", "record__school_id", "record__state"):
                 by_key[str(id_key)] = (number, school_id, state)
-        by_person: dict[tuple, list[tuple]] = {}
-        blocks = {(c.name_key, c.birth_date, c.sex) for _, c, _, _ in accepted}
-        # In the order of the (birth_date, sex, name_key) index.
-        for part in iter_chunks(sorted(blocks, key=lambda b: (b[1], b[2], b[0])), 1000):
-            for index, name, number, school_id, id_key in _block_candidates(part):
-                by_person.setdefault(part[index], []).append((name, number, school_id, id_key))
-        return by_key, by_person
+        return by_key
 
     def _fail(self, row_no: int, key: str, value, code: str, message: str) -> None:
         self.outcome.error_rows += 1
@@ -468,27 +493,18 @@ class StudentImport:
             self._error(row_no, e.field, e.value or data.get(e.field, ""), e.code, e.message)
 
 
-def _block_candidates(blocks: list[tuple]) -> list[tuple]:
-    """Registered students in the given (name_key, birth_date, sex) blocks.
-
-    One query joins a VALUES list to the ``student_dup_block`` index: an index search per
-    block. Built as SQL because the ORM needs tens of microseconds per OR-ed condition,
-    more than the search itself. Rows are ``(block index, name, number, school_id, id_key)``.
-    """
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(blocks))
-    params: list = []
-    for index, (name_key, birth_date, sex) in enumerate(blocks):
-        params += [index, connection.ops.adapt_datefield_value(birth_date), sex, name_key]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH b (n, birth_date, sex, name_key) AS (VALUES {values}) "
-            "SELECT b.n, s.name, s.number, r.school_id, s.id_key FROM b "
-            "JOIN students_student s ON s.birth_date = b.birth_date AND s.sex = b.sex "
-            "AND s.name_key = b.name_key "
-            "LEFT JOIN enrolment_statusrecord r ON r.student_id = s.id ORDER BY b.n, s.id",
-            params,
-        )
-        return cursor.fetchall()
+def _probe(clean: CleanRegistration, key: str | None) -> duplicates.Probe:
+    return duplicates.Probe(
+        name=clean.name,
+        name_key=clean.name_key,
+        sex=clean.sex,
+        birth_date=clean.birth_date,
+        id_type=clean.id_type,
+        id_key=key,
+        guardian_keys=frozenset(
+            k for k in (identity.id_key(g.id_type, g.id_number) for g in clean.guardians) if k
+        ),
+    )
 
 
 # -- cleaning in worker processes ------------------------------------------------------------

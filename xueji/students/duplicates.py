@@ -1,20 +1,42 @@
-"""The online duplicate check (重复学籍) run before a record is created.
+"""The duplicate check (重复学籍) run before a record is created: one rule, two callers.
 
-First the exact ID number, anywhere in the registry and in any state; then candidates
-with the same birth date and sex whose name is similar in characters or in pinyin, or who
-share a guardian's ID. Each candidate carries its reasons. Pure scoring lives in
-``score_name``; the queries are blocked on indexed columns.
+One-by-one registration (``candidates``) and the bulk import (``registry_matches`` for the
+registry, ``FileIndex`` inside the file) ask the same question with the same rule,
+``match``: first the exact ID number, anywhere in the registry and in any state (the
+callers do that, it is a refusal, not a candidate); then two records are possibly one
+person when
+
+- they have the same sex, the same birth date **or its day/month swap**, and similar names
+  (characters or pinyin, ``score_name`` ≥ ``XUEJI["DUPLICATE_NAME_SCORE"]``); or
+- they share a guardian's ID and have a fairly similar name (15 points lower) or the same
+  birth date;
+
+and never when both carry resident ID numbers and the numbers differ: two valid resident
+ID numbers are two people (the registry refuses a second record for one number, and a
+child with two household registrations is the police's to find).
+
+The checks are set-based, so that a file of a million rows costs what its blocks cost:
+records are compared only inside a block of one (birth date, sex) — the date or its swap —
+or one guardian's ID; names inside a block are scored by ``rapidfuzz.process.extract``
+(one call per record and block, the pairs scored in C); registry blocks are read with one ``VALUES`` join on
+the ``student_dup_block`` index per thousand blocks.
 """
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from django.conf import settings
+from django.db import connection
 from django.utils.translation import gettext as _
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from . import identity
 from .models import Guardian, Student
+from .rules import IdType
+
+BLOCKS_PER_QUERY = 1000
+GUARDIAN_SLACK = 15  # a shared guardian lowers the name score needed by this much
 
 
 @dataclass
@@ -28,6 +50,31 @@ class Candidate:
     state: str
     score: int
     reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What the check compares of a record: a new one, a row of a file or a registered one."""
+
+    name: str
+    name_key: str
+    sex: str
+    birth_date: date
+    id_type: str = ""
+    id_key: str | None = None
+    guardian_keys: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A registered student the probe may be: the candidate and the school it is at."""
+
+    candidate: Candidate
+    school_id: int | None
+
+
+def name_threshold() -> int:
+    return int(settings.XUEJI["DUPLICATE_NAME_SCORE"])
 
 
 def score_name(name_a: str, key_a: str, name_b: str, key_b: str) -> tuple[int, list[str]]:
@@ -47,11 +94,262 @@ def score_name(name_a: str, key_a: str, name_b: str, key_b: str) -> tuple[int, l
     return max(char_score, key_score), reasons
 
 
+def swapped(day: date) -> date | None:
+    """The date with day and month swapped, when that is another valid date."""
+    if day.day > 12 or day.day == day.month:
+        return None
+    try:
+        return date(day.year, day.day, day.month)
+    except ValueError:  # pragma: no cover - day ≤ 12 is always a valid month
+        return None
+
+
+def two_people(a: Probe, b: Probe) -> bool:
+    """Two different resident ID numbers are two people, whatever else they share."""
+    return bool(
+        a.id_type == IdType.RESIDENT_ID
+        and b.id_type == IdType.RESIDENT_ID
+        and a.id_key
+        and b.id_key
+        and a.id_key != b.id_key
+    )
+
+
+def match(a: Probe, b: Probe, *, threshold: int | None = None) -> tuple[int, list[str]] | None:
+    """The one rule: ``(score, reasons)`` when ``a`` and ``b`` may be one person, else None."""
+    if two_people(a, b):
+        return None
+    threshold = name_threshold() if threshold is None else threshold
+    same_day = a.birth_date == b.birth_date
+    swap = not same_day and swapped(a.birth_date) == b.birth_date
+    by_date = a.sex == b.sex and (same_day or swap)
+    shared_guardian = not a.guardian_keys.isdisjoint(b.guardian_keys)
+    if not by_date and not shared_guardian:
+        return None
+    score, name_reasons = score_name(a.name, a.name_key, b.name, b.name_key)
+    reasons: list[str] = []
+    if by_date and score >= threshold:
+        reasons.append(_("出生日期、性别相同") if same_day else _("性别相同，出生日期日月颠倒"))
+        reasons += name_reasons
+    if shared_guardian and (score >= threshold - GUARDIAN_SLACK or same_day):
+        if not reasons:
+            reasons += name_reasons
+        reasons.append(_("监护人身份证件号相同"))
+    return (score, reasons) if reasons else None
+
+
+def _date_blocks(probe: Probe) -> list[tuple[date, str]]:
+    other = swapped(probe.birth_date)
+    blocks = [(probe.birth_date, probe.sex)]
+    if other is not None:
+        blocks.append((other, probe.sex))
+    return blocks
+
+
+def _similar_pairs(
+    queries: Sequence[Probe], pool: Sequence[Probe], threshold: int
+) -> list[tuple[int, int]]:
+    """(query index, pool index) of the pairs whose names score ≥ ``threshold`` in
+    characters or in pinyin (the rule's name score is the larger of the two); rapidfuzz
+    scores one query against the whole pool in one call."""
+    if not queries or not pool:
+        return []
+    names = [p.name for p in pool]
+    keys = [p.name_key or None for p in pool]
+    found: list[tuple[int, int]] = []
+    for qi, query in enumerate(queries):
+        hits = {
+            pi
+            for _choice, _score, pi in process.extract(
+                query.name, names, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
+            )
+        }
+        if query.name_key:
+            hits.update(
+                pi
+                for _choice, _score, pi in process.extract(
+                    query.name_key, keys, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
+                )
+            )
+        found += [(qi, pi) for pi in sorted(hits)]
+    return found
+
+
 def exact_match(id_type: str, id_number: str) -> Student | None:
     key = identity.id_key(id_type, id_number) if id_number else None
     if key is None:
         return None
     return Student.objects.select_related("record", "record__school").filter(id_key=key).first()
+
+
+# -- against the registry ----------------------------------------------------------------------
+
+
+def _block_rows(blocks: list[tuple[date, str]]) -> list[tuple]:
+    """Registered students of the given (birth date, sex) blocks: ``(id, name, name_key,
+    birth_date, sex, id_type, id_key)``. One query joins a VALUES list to the
+    ``student_dup_block`` index (an index search per block), blocks in index order."""
+    rows: list[tuple] = []
+    ordered = sorted(blocks)
+    for start in range(0, len(ordered), BLOCKS_PER_QUERY):
+        part = ordered[start : start + BLOCKS_PER_QUERY]
+        values = ", ".join(["(%s, %s)"] * len(part))
+        params: list = []
+        for birth_date, sex in part:
+            params += [connection.ops.adapt_datefield_value(birth_date), sex]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH b (birth_date, sex) AS (VALUES {values}) "
+                "SELECT s.id, s.name, s.name_key, s.birth_date, s.sex, s.id_type, s.id_key "
+                "FROM b JOIN students_student s ON s.birth_date = b.birth_date "
+                "AND s.sex = b.sex ORDER BY s.id",
+                params,
+            )
+            rows += cursor.fetchall()
+    return rows
+
+
+def _as_probe(row: tuple, guardians: dict[int, set[str]]) -> Probe:
+    pk, name, name_key, birth_date, sex, id_type, id_key = row
+    if isinstance(birth_date, str):  # SQLite hands back raw SQL dates as text
+        birth_date = date.fromisoformat(birth_date)
+    return Probe(
+        name=name,
+        name_key=name_key,
+        sex=sex,
+        birth_date=birth_date,
+        id_type=id_type,
+        id_key=id_key,
+        guardian_keys=frozenset(guardians.get(pk, ())),
+    )
+
+
+def _guardian_students(keys: set[str]) -> dict[str, set[int]]:
+    """Guardian ID key → the students listing that guardian."""
+    found: dict[str, set[int]] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 900):
+        for key, student_id in Guardian.objects.filter(
+            id_key__in=ordered[start : start + 900]
+        ).values_list("id_key", "student_id"):
+            found.setdefault(str(key), set()).add(student_id)
+    return found
+
+
+def _student_rows(ids: Iterable[int]) -> list[tuple]:
+    ordered = sorted(set(ids))
+    rows: list[tuple] = []
+    for start in range(0, len(ordered), 900):
+        rows += Student.objects.filter(pk__in=ordered[start : start + 900]).values_list(
+            "id", "name", "name_key", "birth_date", "sex", "id_type", "id_key"
+        )
+    return rows
+
+
+def _guardian_keys_of(ids: Iterable[int]) -> dict[int, set[str]]:
+    ordered = sorted(set(ids))
+    found: dict[int, set[str]] = {}
+    for start in range(0, len(ordered), 900):
+        for student_id, key in Guardian.objects.filter(
+            student_id__in=ordered[start : start + 900], id_key__isnull=False
+        ).values_list("student_id", "id_key"):
+            found.setdefault(student_id, set()).add(str(key))
+    return found
+
+
+def registry_matches(
+    probes: Sequence[Probe], *, exclude_ids: Iterable[int] = (), limit: int = 10
+) -> list[list[Match]]:
+    """For each probe, the registered students the rule (``match``) says it may be, best
+    first (at most ``limit``). Set-based: one pass over the blocks of all probes."""
+    threshold = name_threshold()
+    excluded = set(exclude_ids)
+    # Candidate pairs: (probe index, student id), from the date blocks and the guardians.
+    pairs: set[tuple[int, int]] = set()
+    by_block: dict[tuple[date, str], list[int]] = {}
+    for index, probe in enumerate(probes):
+        for block in _date_blocks(probe):
+            by_block.setdefault(block, []).append(index)
+    registered: dict[int, tuple] = {}
+    pool: dict[tuple[date, str], list[tuple]] = {}
+    for row in _block_rows(list(by_block)):
+        birth_date = row[3] if isinstance(row[3], date) else date.fromisoformat(row[3])
+        pool.setdefault((birth_date, row[4]), []).append(row)
+        registered[row[0]] = row
+    for block, indexes in by_block.items():
+        rows = pool.get(block)
+        if not rows:
+            continue
+        others = [_as_probe(r, {}) for r in rows]
+        for qi, pi in _similar_pairs([probes[i] for i in indexes], others, threshold):
+            pairs.add((indexes[qi], rows[pi][0]))
+    wanted_keys = {k for p in probes for k in p.guardian_keys}
+    if wanted_keys:
+        sharing = _guardian_students(wanted_keys)
+        missing = {s for ids in sharing.values() for s in ids} - registered.keys()
+        for row in _student_rows(missing):
+            registered[row[0]] = row
+        for index, probe in enumerate(probes):
+            for key in probe.guardian_keys:
+                for student_id in sharing.get(key, ()):
+                    pairs.add((index, student_id))
+    pairs = {(i, s) for i, s in pairs if s not in excluded}
+    guardians = _guardian_keys_of({s for _i, s in pairs}) if wanted_keys else {}
+    scored: dict[int, list[tuple[int, int, list[str]]]] = {}
+    for index, student_id in sorted(pairs):
+        verdict = match(
+            probes[index], _as_probe(registered[student_id], guardians), threshold=threshold
+        )
+        if verdict is not None:
+            scored.setdefault(index, []).append((student_id, *verdict))
+    details = _details({s for hits in scored.values() for s, _score, _r in hits})
+    result: list[list[Match]] = []
+    for index in range(len(probes)):
+        hits = sorted(scored.get(index, []), key=lambda h: (-h[1], h[0]))[:limit]
+        result.append(
+            [_match(details[student_id], score, reasons) for student_id, score, reasons in hits]
+        )
+    return result
+
+
+def _details(ids: set[int]) -> dict[int, Student]:
+    found: dict[int, Student] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 900):
+        for student in (
+            Student.objects.filter(pk__in=ordered[start : start + 900])
+            .select_related("record__school")
+            .only(
+                "id",
+                "number",
+                "name",
+                "birth_date",
+                "sex",
+                "record__state",
+                "record__school_id",
+                "record__school__name",
+            )
+        ):
+            found[student.pk] = student
+    return found
+
+
+def _match(other: Student, score: int, reasons: list[str]) -> Match:
+    record = getattr(other, "record", None)
+    return Match(
+        Candidate(
+            student_id=other.pk,
+            number_masked=other.number_masked,
+            name=other.name,
+            birth_date=other.birth_date,
+            sex=other.sex,
+            school_name=record.school.name if record else "",
+            state=record.state if record else "",
+            score=score,
+            reasons=reasons,
+        ),
+        record.school_id if record else None,
+    )
 
 
 def candidates(
@@ -61,57 +359,81 @@ def candidates(
     sex: str,
     birth_date: date,
     guardian_numbers: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    id_type: str = "",
+    id_number: str = "",
     exclude_ids: set[int] | None = None,
     limit: int = 10,
 ) -> list[Candidate]:
-    threshold = settings.XUEJI["DUPLICATE_NAME_SCORE"]
-    exclude_ids = exclude_ids or set()
-    found: dict[int, Candidate] = {}
-    pool = Student.objects.filter(birth_date=birth_date, sex=sex).select_related("record__school")
-    for other in pool.only(
-        "id",
-        "number",
-        "name",
-        "name_key",
-        "birth_date",
-        "sex",
-        "record__state",
-        "record__school__name",
-    )[:5000]:
-        if other.pk in exclude_ids:
-            continue
-        score, reasons = score_name(name, name_key, other.name, other.name_key)
-        if score >= threshold:
-            found[other.pk] = _candidate(other, score, [_("出生日期、性别相同"), *reasons])
-    guardian_keys = [identity.id_key(t, n) for t, n in guardian_numbers if n]
-    if guardian_keys:
-        shared = Guardian.objects.filter(id_key__in=[k for k in guardian_keys if k]).values_list(
-            "student_id", flat=True
-        )
-        for other in Student.objects.filter(pk__in=list(shared)[:200]).select_related(
-            "record__school"
-        ):
-            if other.pk in exclude_ids:
-                continue
-            score, reasons = score_name(name, name_key, other.name, other.name_key)
-            if score >= threshold - 15 or other.birth_date == birth_date:
-                entry = found.get(other.pk) or _candidate(other, score, reasons)
-                entry.reasons.append(_("监护人身份证件号相同"))
-                entry.score = max(entry.score, score)
-                found[other.pk] = entry
-    return sorted(found.values(), key=lambda c: -c.score)[:limit]
-
-
-def _candidate(other: Student, score: int, reasons: list[str]) -> Candidate:
-    record = getattr(other, "record", None)
-    return Candidate(
-        student_id=other.pk,
-        number_masked=other.number_masked,
-        name=other.name,
-        birth_date=other.birth_date,
-        sex=other.sex,
-        school_name=record.school.name if record else "",
-        state=record.state if record else "",
-        score=score,
-        reasons=reasons,
+    """One-by-one registration's candidates: ``registry_matches`` for one probe."""
+    probe = Probe(
+        name=name,
+        name_key=name_key,
+        sex=sex,
+        birth_date=birth_date,
+        id_type=id_type,
+        id_key=identity.id_key(id_type, id_number) if id_number else None,
+        guardian_keys=frozenset(
+            k for k in (identity.id_key(t, n) for t, n in guardian_numbers if n) if k
+        ),
     )
+    matches = registry_matches([probe], exclude_ids=exclude_ids or (), limit=limit)[0]
+    return [m.candidate for m in matches]
+
+
+# -- inside a file -----------------------------------------------------------------------------
+
+
+class FileIndex:
+    """The rows of one file checked so far, for the same rule inside the file.
+
+    ``check`` takes the rows of a chunk in file order and answers, for each row that may be
+    a person of an earlier row, that row's number and the rule's reasons; every row given
+    becomes an earlier row for the ones after it. Memory: one probe per row.
+    """
+
+    def __init__(self, threshold: int | None = None) -> None:
+        self.threshold = name_threshold() if threshold is None else threshold
+        self.rows: list[int] = []
+        self.probes: list[Probe] = []
+        self.blocks: dict[tuple[date, str], list[int]] = {}  # positions in rows/probes
+        self.guardians: dict[str, list[int]] = {}
+
+    def check(self, items: Sequence[tuple[int, Probe]]) -> dict[int, tuple[int, list[str]]]:
+        start = len(self.rows)
+        for row, probe in items:
+            position = len(self.rows)
+            self.rows.append(row)
+            self.probes.append(probe)
+            self.blocks.setdefault((probe.birth_date, probe.sex), []).append(position)
+            for key in probe.guardian_keys:
+                self.guardians.setdefault(key, []).append(position)
+        queries: dict[tuple[date, str], list[int]] = {}
+        for position in range(start, len(self.rows)):
+            for block in _date_blocks(self.probes[position]):
+                queries.setdefault(block, []).append(position)
+        pairs: set[tuple[int, int]] = set()
+        for block, positions in queries.items():
+            pool = self.blocks.get(block)
+            if not pool:
+                continue
+            for qi, pi in _similar_pairs(
+                [self.probes[p] for p in positions],
+                [self.probes[p] for p in pool],
+                self.threshold,
+            ):
+                if pool[pi] < positions[qi]:
+                    pairs.add((positions[qi], pool[pi]))
+        for position in range(start, len(self.rows)):
+            for key in self.probes[position].guardian_keys:
+                for earlier in self.guardians[key]:
+                    if earlier >= position:
+                        break
+                    pairs.add((position, earlier))
+        found: dict[int, tuple[int, list[str]]] = {}
+        for position, earlier in sorted(pairs):
+            if self.rows[position] in found:
+                continue
+            verdict = match(self.probes[position], self.probes[earlier], threshold=self.threshold)
+            if verdict is not None:
+                found[self.rows[position]] = (self.rows[earlier], verdict[1])
+        return found

@@ -143,6 +143,8 @@ def student_check_registration(
         sex=clean.sex,
         birth_date=clean.birth_date,
         guardian_numbers=[(g.id_type, g.id_number) for g in clean.guardians],
+        id_type=clean.id_type,
+        id_number=clean.id_number,
     )
     if check.candidates:
         # A clerk elsewhere may have registered this very ID between the exact check and

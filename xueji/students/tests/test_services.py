@@ -87,17 +87,47 @@ def test_lower_case_x_and_spaces_find_the_same_person(school_user, school):
 
 def test_similar_name_same_birth_and_sex_is_a_candidate(school_user, school):
     first = student_register(actor=school_user, data=registration(school, name="张伟")).student
-    check = student_check_registration(actor=school_user, data=registration(school, name="章伟"))
+    again = registration(school, name="章伟", id_type="", id_number="")
+    check = student_check_registration(actor=school_user, data=again)
     assert not check.ok
     assert [c.number_masked for c in check.candidates] == [first.number_masked]
     assert any("拼音" in reason for reason in check.candidates[0].reasons)
     with pytest.raises(Conflict) as caught:
-        student_register(actor=school_user, data=registration(school, name="章伟"))
+        student_register(actor=school_user, data=again)
     assert caught.value.code == "student.possible_duplicate"
-    second = student_register(
-        actor=school_user, data=registration(school, name="章伟"), confirm_distinct=True
-    ).student
+    second = student_register(actor=school_user, data=again, confirm_distinct=True).student
     assert second.pk != first.pk
+
+
+def test_day_and_month_swapped_is_a_candidate(school_user, school):
+    first = student_register(
+        actor=school_user, data=registration(school, name="王子轩", born=date(2017, 3, 8))
+    ).student
+    check = student_check_registration(
+        actor=school_user,
+        data=registration(school, name="王子宣", born=date(2017, 8, 3), id_type="", id_number=""),
+    )
+    assert [c.student_id for c in check.candidates] == [first.pk]
+    assert "性别相同，出生日期日月颠倒" in check.candidates[0].reasons
+
+
+def test_two_valid_resident_ids_are_never_candidates(school_user, school):
+    """Same name, birth date, sex and guardian, but two resident ID numbers: two people."""
+    first = student_register(actor=school_user, data=registration(school, name="张伟")).student
+    twin = registration(
+        school,
+        name="张伟",
+        guardian_id_number=identity.read_id(first.guardians.get()),
+    )
+    check = student_check_registration(actor=school_user, data=twin)
+    assert check.ok and check.candidates == []
+    # The same data without the ID, or under a passport, is a candidate.
+    for other_document in (
+        {"id_type": "", "id_number": ""},
+        {"id_type": "5", "id_number": "E12345678"},
+    ):
+        check = student_check_registration(actor=school_user, data={**twin, **other_document})
+        assert [c.student_id for c in check.candidates] == [first.pk], other_document
 
 
 def test_different_name_is_no_candidate(school_user, school):
