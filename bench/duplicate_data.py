@@ -17,12 +17,22 @@ document:
 - ``swapped``: day and month of the birth date swapped (born on the 1st to 12th);
 - ``two_ids``: registered under a passport or a Hong Kong/Macau permit (another ID key),
   three times in ten with the name written in capital pinyin as on the document;
-- ``temporary``: a temporary L number next to the formal G one.
+- ``temporary``: a temporary L number next to the formal G one;
+- ``next_day``: born on the last or first day of a month, registered a day off across
+  the month or year end (2017-12-31 → 2018-01-01).
 
 The second record lists both parents 55 % of the time, the father only 25 %, the mother
 only 10 %, neither 10 % (so it shares no guardian with the first when each lists another
 parent, or either lists none); it sits at a school of the same county 40 %, of the same
 province 35 %, elsewhere 25 %, and keeps the birthplace 95 % of the time.
+
+Each parent has a mobile phone; each record gives the family's phone (one parent's) as
+the student's contact eight times in ten (else the other parent's), with the phones of the
+guardians it lists, and the family's address on 85 % of records — on 60 % of second
+registrations (20 % a new address after a move, 20 % none). A second record that lists the
+other parent than the first ("registered by the other parent", no guardian in common) so
+still shares the family's phone or home most of the time. Phones and addresses come from a
+random generator of their own, so the rest of the registry is unchanged by them.
 
 The latest semester confirmation (核准) marked every record: present 97 %, absent 2 %
 (dropped out, left), not marked 1 %. For a person registered twice, the child is at one of
@@ -40,6 +50,7 @@ ID numbers are generated but not stored: the registry rows carry their blind ind
 (``id_key``), which is all the duplicate checks read; ``id_number`` stays empty.
 """
 
+import hashlib
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -49,7 +60,7 @@ from xueji.exchange.synthetic import GIVEN, RARE, SURNAMES, _weighted_surnames
 from xueji.students.names import homophones, name_pinyin
 from xueji.students.rules import IdType, j_number, l_number, resident_id_check_char
 
-KINDS = ("typo", "homophone", "swapped", "two_ids", "temporary")
+KINDS = ("typo", "homophone", "swapped", "two_ids", "temporary", "next_day")
 # Which parents a record lists: (both, father only, mother only); the rest list none.
 FIRST_LISTING = (0.80, 0.10, 0.07)
 SECOND_LISTING = (0.55, 0.25, 0.10)
@@ -82,6 +93,8 @@ class Person:
     parents: tuple[str, str]  # the father's and the mother's ID numbers (the family)
     guardians: tuple[str, ...]  # the ones the record lists
     attendance: str = ""  # latest confirmation: "present", "absent", "" (not marked)
+    phone: str = ""  # the student's contact phone (non-basic data): mostly the family's
+    address: str = ""  # the current address (non-basic data), "" when not filled in
 
 
 @dataclass
@@ -131,6 +144,9 @@ class Builder:
             raise ValueError("no counties to place schools in")
         self.plan = plan
         self.rng = random.Random(plan.seed)
+        # Phones and addresses draw from their own generator: the registry is otherwise the
+        # one generated before they existed.
+        self.contact_rng = random.Random(plan.seed * 7 + 1)
         self.surname = _weighted_surnames(self.rng)
         self.counties = sorted(counties)
         self.homophones = _homophones()
@@ -241,8 +257,28 @@ class Builder:
             parents=parents,
             guardians=guardians,
         )
+        record.phone, record.address = self._contacts(parents, kind)
         self.next_id += 1
         return record
+
+    def _contacts(self, parents: tuple[str, str], kind: str) -> tuple[str, str]:
+        """The record's contact phone and address: the family's phone (one parent's) on
+        eight records in ten, else the other parent's; the family's home on 85 % of first
+        records, twins and siblings, while a second registration gives it on 60 % (20 %
+        a new home after a move, 20 % none)."""
+        rng = self.contact_rng
+        home_phone, other_phone = sorted(parents, key=lambda n: _digest(n + "home"))
+        phone = parent_phone(home_phone if rng.random() < 0.8 else other_phone)
+        roll = rng.random()
+        if kind in KINDS:
+            address = (
+                family_address(parents)
+                if roll < 0.6
+                else (family_address(parents, moved=rng.randrange(1, 10**6)) if roll < 0.8 else "")
+            )
+        else:
+            address = family_address(parents) if roll < 0.85 else ""
+        return phone, address
 
     def _listed(
         self, parents: tuple[str, str], shares: tuple[float, float, float]
@@ -373,6 +409,14 @@ class Builder:
             if born.day > 12 or born.day == born.month:
                 return None
             born = date(born.year, born.day, born.month)
+        elif kind == "next_day":
+            # A day off across a month or year end (2017-12-31 → 2018-01-01).
+            if born.day == 1:
+                born -= timedelta(days=1)
+            elif (born + timedelta(days=1)).day == 1:
+                born += timedelta(days=1)
+            else:
+                return None
         if of.number_kind != "G":
             return None
         if kind == "two_ids":
@@ -417,6 +461,23 @@ class Builder:
         here.attendance = "present"
         roll = self.rng.random()
         stale.attendance = "absent" if roll < 0.8 else ("present" if roll < 0.92 else "")
+
+
+def _digest(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest(), 16)
+
+
+def parent_phone(parent_id: str) -> str:
+    """A parent's mobile number, fixed by the parent's ID number."""
+    return f"1{3 + _digest(parent_id) % 7}{_digest(parent_id + 'p') % 10**9:09d}"
+
+
+def family_address(parents: tuple[str, str], *, moved: int = 0) -> str:
+    """The family's home (a new one after a move), fixed by the parents' ID numbers."""
+    n = _digest(parents[0] + parents[1] + str(moved))
+    return (
+        f"幸福路{n % 900 + 1}号{n // 900 % 30 + 1}栋{n // 27000 % 30 + 1}0{n // 810000 % 4 + 1}室"
+    )
 
 
 def _split(name: str) -> tuple[str, str]:

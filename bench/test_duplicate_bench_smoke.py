@@ -27,7 +27,16 @@ def test_duplicate_benchmark_links_the_planted_pairs_and_reports_figures():
     assert duckdb["planted"] == 30
     assert duckdb["true_positives"] + duckdb["false_positives"] == duckdb["found"]
     assert duckdb["recall"] >= 0.8
-    assert set(duckdb["recall_by_kind"]) == {"typo", "homophone", "swapped", "two_ids", "temporary"}
+    kinds = {"typo", "homophone", "swapped", "two_ids", "temporary", "next_day"}
+    assert set(duckdb["recall_by_kind"]) == kinds
+    # Registered by the other parent: counted apart, also without phones and addresses.
+    for run in (duckdb, result["duckdb_no_contacts"]):
+        case = run["other_parent"]
+        assert case["true_positives"] <= min(case["planted"], case["found"])
+    # The import's check inside one file: every record a row, every kind reported.
+    in_file = result["import_file"]
+    assert in_file["rows"] == 3000 and set(in_file["recall_by_kind"]) == kinds
+    assert in_file["true_positives"] <= in_file["flagged"] and in_file["recall"] >= 0.8
     # The same registry before any campaign, and with m from another registry's pairs.
     no_campaign, trained = result["duckdb_no_campaign"], result["duckdb_trained"]
     assert no_campaign["records"] == trained["records"] == 3000

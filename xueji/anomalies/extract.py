@@ -3,14 +3,15 @@
 Only what the comparison needs leaves the database: names, birth date, sex, the blind
 index of the ID (``id_key``, never the decrypted number — and not the student number
 either, since a G number is the ID itself), the blind indexes of every guardian's ID, the
-school's area, the birthplace, and the mark of the latest semester confirmation (核准)
-that covered the record. Cancelled records (注销, a duplicate already removed) are left
+school's area, the birthplace, the mark of the latest semester confirmation (核准)
+that covered the record, and keyed indexes of the phones and addresses on the record. Cancelled records (注销, a duplicate already removed) are left
 out.
 
 The rows come through a chunked (server-side on PostgreSQL) cursor and become Arrow
 record batches, which DuckDB reads in place and Spark takes as a DataFrame.
 """
 
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any, NamedTuple
@@ -21,7 +22,8 @@ from django.db import connection
 
 from xueji.enrolment.models import StatusRecord
 from xueji.enrolment.rules import StatusState
-from xueji.students.models import Guardian, Student
+from xueji.students import identity
+from xueji.students.models import Guardian, NonBasicInfo, Student
 from xueji.verification.models import Campaign, RollMark
 from xueji.verification.rules import SEEN_MARKS, Mark
 
@@ -49,6 +51,10 @@ class RegistryRow(NamedTuple):
     # The school of the status record (two records both confirmed present at one school
     # are two children).
     school_id: int | None = None
+    # Keyed indexes (``contact_keys``) of the phones (the guardians', the student's) and
+    # addresses (current, household) on the record: what a record registered by the other
+    # parent, with no guardian in common, still shares with the first one.
+    contact_keys: tuple[str, ...] = ()
 
 
 SCHEMA = pa.schema(
@@ -69,10 +75,17 @@ SCHEMA = pa.schema(
         # The birth date and its day/month swap as one unordered key; null when a swap is
         # not a valid other date (day > 12, or day == month).
         ("birth_date_pair", pa.string()),
+        # Days since 1970-01-01, and two grids of four-day buckets offset by two days: two
+        # dates at most two days apart share a bucket of one grid (blocking across a
+        # month or year end: 2017-12-31 and 2018-01-01).
+        ("birth_days", pa.int32()),
+        ("birth_near_a", pa.int32()),
+        ("birth_near_b", pa.int32()),
         ("sex", pa.string()),
         ("id_type", pa.string()),
         ("id_key", pa.string()),
         ("guardian_keys", pa.list_(pa.string())),
+        ("contact_keys", pa.list_(pa.string())),
         ("attendance", pa.string()),
         ("school_id", pa.int64()),
         ("number_kind", pa.string()),
@@ -83,6 +96,9 @@ SCHEMA = pa.schema(
 )
 
 
+EPOCH = date(1970, 1, 1)
+
+
 def birth_date_pair(born: date) -> str | None:
     """'YYYY-MM-DD|YYYY-MM-DD' of the date and its day/month swap, smaller first."""
     if born.day > 12 or born.day == born.month:
@@ -90,6 +106,34 @@ def birth_date_pair(born: date) -> str | None:
     swapped = date(born.year, born.day, born.month)
     low, high = sorted((born, swapped))
     return f"{low.isoformat()}|{high.isoformat()}"
+
+
+def phone_digits(value: str | None) -> str:
+    """A phone number's digits, without a +86 / 0086 prefix; '' when too short to tell."""
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", value or "") if ch.isdigit())
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) == 11:
+            digits = digits[len(prefix) :]
+    return digits if len(digits) >= 7 else ""
+
+
+def address_text(value: str | None) -> str:
+    """An address as compared: full-width folded, spaces and punctuation dropped; ''
+    when too short to tell one household from another."""
+    text = "".join(
+        ch
+        for ch in unicodedata.normalize("NFKC", value or "")
+        if not (ch.isspace() or unicodedata.category(ch).startswith("P"))
+    )
+    return text if len(text) >= 6 else ""
+
+
+def contact_keys(phones: Iterable[str | None], addresses: Iterable[str | None]) -> tuple[str, ...]:
+    """Keyed indexes (``identity.blind_index``, families ``phone`` and ``address``) of a
+    record's phones and addresses, each once, sorted: never the phone or address itself."""
+    keys = {identity.blind_index("phone", d) for d in map(phone_digits, phones) if d}
+    keys |= {identity.blind_index("address", a) for a in map(address_text, addresses) if a}
+    return tuple(sorted(keys))
 
 
 def _blanks_to_none(values: Iterable[str | None]) -> list[str | None]:
@@ -123,10 +167,12 @@ def to_batch(rows: Iterable[RegistryRow]) -> pa.RecordBatch:
         guardians,
         attendance,
         school_ids,
+        contacts,
     ) = (list(column) for column in zip(*rows, strict=True))
     features = {name: name_features(name) for name in set(names)}
     dates = {value: _as_date(value) for value in set(born_values)}
     pairs = {value: birth_date_pair(day) for value, day in dates.items()}
+    day_numbers = {value: (day - EPOCH).days for value, day in dates.items()}
     born = [dates[value] for value in born_values]
     born_array = pa.array(born, type=pa.date32())
     columns = {
@@ -146,6 +192,13 @@ def to_batch(rows: Iterable[RegistryRow]) -> pa.RecordBatch:
         "birth_month": pc.month(born_array).cast(pa.int32()),
         "birth_day": pc.day(born_array).cast(pa.int32()),
         "birth_date_pair": pa.array([pairs[value] for value in born_values], type=pa.string()),
+        "birth_days": pa.array([day_numbers[value] for value in born_values], type=pa.int32()),
+        "birth_near_a": pa.array(
+            [day_numbers[value] // 4 for value in born_values], type=pa.int32()
+        ),
+        "birth_near_b": pa.array(
+            [(day_numbers[value] + 2) // 4 for value in born_values], type=pa.int32()
+        ),
         "sex": pa.array(_blanks_to_none(sexes), type=pa.string()),
         # A document type without a number says nothing.
         "id_type": pa.array(
@@ -156,6 +209,9 @@ def to_batch(rows: Iterable[RegistryRow]) -> pa.RecordBatch:
         # No guardian with an ID: null, not an empty list (Splink's null level).
         "guardian_keys": pa.array(
             [list(keys) if keys else None for keys in guardians], type=pa.list_(pa.string())
+        ),
+        "contact_keys": pa.array(
+            [list(keys) if keys else None for keys in contacts], type=pa.list_(pa.string())
         ),
         "attendance": pa.array(_blanks_to_none(attendance), type=pa.string()),
         "school_id": pa.array(school_ids, type=pa.int64()),
@@ -195,6 +251,19 @@ def registry_sql(*, limit: int | None = None) -> str:
         if connection.vendor == "postgresql"
         else "group_concat(k.id_key, ',')"
     )
+    phones = (
+        "string_agg(g.phone, ',')"
+        if connection.vendor == "postgresql"
+        else "group_concat(g.phone, ',')"
+    )
+    nonbasic = NonBasicInfo._meta.db_table
+    if connection.vendor == "postgresql":
+        fields = "n.data->>'phone', n.data->>'address', n.data->>'household_address'"
+    else:
+        fields = (
+            "json_extract(n.data, '$.phone'), json_extract(n.data, '$.address'), "
+            "json_extract(n.data, '$.household_address')"
+        )
     # Correlated lookups on the student foreign keys' indexes, cheaper than grouping the
     # whole guardian and mark tables. Blind indexes are hexadecimal: no comma inside.
     sql = f"""
@@ -207,9 +276,13 @@ def registry_sql(*, limit: int | None = None) -> str:
                (SELECT m.mark FROM {mark} m JOIN {campaign} c ON c.id = m.campaign_id
                  WHERE m.student_id = s.id
                  ORDER BY c.school_year DESC, c.semester DESC, c.id DESC LIMIT 1),
-               r.school_id
+               r.school_id,
+               (SELECT {phones} FROM {guardian} g
+                 WHERE g.student_id = s.id AND g.phone <> ''),
+               {fields}
           FROM {student} s
           LEFT JOIN {record} r ON r.student_id = s.id
+          LEFT JOIN {nonbasic} n ON n.student_id = s.id
          WHERE r.state IS NULL OR r.state <> '{StatusState.CANCELLED.value}'
          ORDER BY s.id
     """
@@ -226,9 +299,18 @@ _ATTENDANCE = {
 
 
 def _registry_row(row: tuple[Any, ...]) -> RegistryRow:
-    *head, guardians, latest_mark, school_id = row
+    *head, guardians, latest_mark, school_id, guardian_phones, phone, address, household = row
     keys = tuple(guardians.split(",")) if guardians else ()
-    return RegistryRow._make((*head, keys, _ATTENDANCE.get(latest_mark or ""), school_id))
+    contacts = contact_keys(
+        [*(guardian_phones.split(",") if guardian_phones else ()), _text(phone)],
+        [_text(address), _text(household)],
+    )
+    return RegistryRow._make((*head, keys, _ATTENDANCE.get(latest_mark or ""), school_id, contacts))
+
+
+def _text(value: Any) -> str:
+    """A non-basic value as text (JSON may hold a number or a boolean)."""
+    return value if isinstance(value, str) else ""
 
 
 def registry_table(

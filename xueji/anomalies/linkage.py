@@ -95,12 +95,14 @@ REASONS: dict[str, str] = {
     "given_similar": gettext_noop("名拼音相近"),
     "birth_date_exact": gettext_noop("出生日期相同"),
     "birth_date_swapped": gettext_noop("出生日期日、月颠倒"),
+    "birth_date_near": gettext_noop("出生日期相差不超过两天"),
     "birth_date_day": gettext_noop("出生年月相同（日不同）"),
     "birth_date_year": gettext_noop("出生月日相同（年不同）"),
     "sex_same": gettext_noop("性别相同"),
     "id_same": gettext_noop("身份证件号相同"),
     "guardian_same_born": gettext_noop("有相同的监护人身份证件号，出生日期相同"),
     "guardian_same": gettext_noop("有相同的监护人身份证件号"),
+    "contact_same": gettext_noop("监护人不同，但有相同的联系电话或住址"),
     "attendance_absent": gettext_noop("最近一次学期核准中有一条记录标记为“缺”"),
     "birthplace_same": gettext_noop("出生地相同"),
     "school_same": gettext_noop("在同一所学校"),
@@ -197,15 +199,23 @@ def comparisons(
             _level(
                 cll.ExactMatchLevel("birth_date_pair"), m=0.05, u=0.0001, key="birth_date_swapped"
             ),
+            # One or two days apart, also across a month or year end (2017-12-31 and
+            # 2018-01-01): a date typed wrongly by a day.
+            _level(
+                cll.CustomLevel("abs(birth_days_l - birth_days_r) <= 2"),
+                m=0.015,
+                u=0.0008,
+                key="birth_date_near",
+            ),
             _level(
                 cll.And(cll.ExactMatchLevel("birth_year"), cll.ExactMatchLevel("birth_month")),
-                m=0.025,
+                m=0.015,
                 u=0.0065,
                 key="birth_date_day",
             ),
             _level(
                 cll.And(cll.ExactMatchLevel("birth_month"), cll.ExactMatchLevel("birth_day")),
-                m=0.015,
+                m=0.01,
                 u=0.003,
                 key="birth_date_year",
             ),
@@ -242,7 +252,6 @@ def comparisons(
     guardian = cl.CustomComparison(
         output_column_name="guardian",
         comparison_levels=[
-            cll.NullLevel("guardian_keys"),
             # A guardian in common (the father on one record, both parents on the other)
             # and the same birth date (or its day/month swap). Fellegi-Sunter multiplies
             # this level's u by the birth date's, so u is the share of pairs born the same
@@ -265,8 +274,17 @@ def comparisons(
             _level(
                 cll.ArrayIntersectLevel("guardian_keys", 1), m=0.03, u=0.003, key="guardian_same"
             ),
-            # Registered again by someone not on the first record.
-            _level(cll.ElseLevel(), m=0.12, u=0.997, key="guardian_differs"),
+            # No guardian in common, but a phone or an address (keyed indexes): registered
+            # again by the other parent (the father on one record, the mother on the
+            # other), who gives the family's phone or home. The same family evidence as a
+            # guardian in common, weighed like it (brothers and sisters share it too).
+            _level(
+                cll.ArrayIntersectLevel("contact_keys", 1), m=0.09, u=0.003, key="contact_same"
+            ),
+            cll.NullLevel("guardian_keys"),
+            # Registered again by someone not on the first record, sharing no phone or
+            # address with it either.
+            _level(cll.ElseLevel(), m=0.03, u=0.994, key="guardian_differs"),
         ],
     )
     # The latest semester confirmation (核准): a duplicate record is the one its school
@@ -348,6 +366,10 @@ def blocking_rules() -> list[Any]:
         block_on("name_key", "birth_year"),
         # Swapped day and month with a name error in the given name.
         block_on("birth_date_pair", "surname_key"),
+        # Born one or two days apart across a month or year end, the name (pinyin) intact:
+        # the other rules need the same year or the same date.
+        block_on("name_key", "birth_near_a"),
+        block_on("name_key", "birth_near_b"),
         # The same guardian (brothers and sisters come in too, and are scored apart).
         block_on("guardian_keys", arrays_to_explode=["guardian_keys"]),
         # The same ID: impossible inside one registry, possible across merged ones.

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from tests import factories
-from xueji.anomalies.extract import SCHEMA, registry_table
+from xueji.anomalies.extract import SCHEMA, address_text, phone_digits, registry_table
 from xueji.enrolment.models import StatusRecord
 from xueji.students import identity
 from xueji.students.models import Guardian
@@ -130,3 +130,37 @@ def test_attendance_is_the_latest_campaigns_mark(make_student, school):
         "unmarked": None,
     }
     assert rows[never.pk] is None
+
+
+def test_phones_and_addresses_become_keyed_indexes_only(make_student):
+    """The guardians' phones, the student's phone and addresses: keyed indexes, each once;
+    an address written with full-width digits and spaces is the same address."""
+    assert phone_digits("+86 138-0013-8000") == phone_digits("13800138000") == "13800138000"
+    assert phone_digits("12345") == "" and address_text("1号") == ""
+    # given
+    first = make_student(
+        name="王小明",
+        born=date(2016, 5, 6),
+        guardian_phone="13800138000",
+        address="广州市天河区体育西路1号",
+    )
+    again = make_student(
+        name="王晓明",
+        born=date(2016, 5, 6),
+        id_type="",
+        id_number="",
+        guardian_id_number=factories.resident_id("440106", date(1986, 2, 3), "2"),
+        guardian_phone="13900139000",
+        address="广州市天河区 体育西路１号",
+    )
+
+    # when
+    rows = {row["unique_id"]: row for row in registry_table().to_pylist()}
+
+    # then
+    one, two = rows[first.pk]["contact_keys"], rows[again.pk]["contact_keys"]
+    address = identity.blind_index("address", "广州市天河区体育西路1号")
+    assert sorted(one) == sorted([identity.blind_index("phone", "13800138000"), address])
+    assert sorted(two) == sorted([identity.blind_index("phone", "13900139000"), address])
+    flat = repr(rows)
+    assert "13800138000" not in flat and "13900139000" not in flat and "体育西路" not in flat

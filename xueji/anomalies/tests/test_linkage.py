@@ -224,3 +224,61 @@ def test_the_reason_names_one_school_or_one_county():
         (pair,) = result.pairs
         assert reason in pair.reasons and not_reason not in pair.reasons
         assert linkage.reason_text(reason) != reason
+
+
+def test_birth_dates_a_day_apart_across_a_year_end_are_linked():
+    """2017-12-31 and 2018-01-01: another year, another month, one day apart."""
+    first = clean_rows(1)[0]._replace(birth_date=date(2017, 12, 31))
+    again = first._replace(
+        student_id=first.student_id + 1,
+        id_type="",
+        id_key=None,
+        number_kind="L",
+        birth_date=date(2018, 1, 1),
+        attendance=None,
+    )
+    rows = clean_rows(60, seed=8, first_id=100)
+
+    result = linkage.run_linkage(to_table([first, again, *rows]), backend="duckdb")
+
+    assert [(p.id_l, p.id_r) for p in result.pairs] == [(first.student_id, again.student_id)]
+    assert "birth_date_near" in result.pairs[0].reasons
+    assert _probability_in_a_national_registry(first, again) >= linkage.DEFAULT_THRESHOLD
+    # Three days apart is no longer "within two days".
+    later = again._replace(birth_date=date(2018, 1, 3))
+    assert _probability_in_a_national_registry(first, later) < linkage.DEFAULT_THRESHOLD
+
+
+def test_registered_by_the_other_parent_a_phone_or_address_in_common_counts():
+    """The father on the first record, the mother on the second (a mistyped given name, a
+    school in another province): no guardian in common, but the family's home; without
+    it the pair falls far below the threshold."""
+    first = clean_rows(1)[0]._replace(
+        name="余子轩",
+        guardian_keys=("father-key",),
+        contact_keys=("phone-of-the-father", "address-of-the-home"),
+        attendance=None,
+    )
+    by_mother = first._replace(
+        student_id=first.student_id + 1,
+        name="余子杆",
+        id_type="",
+        id_key=None,
+        number_kind="L",
+        guardian_keys=("mother-key",),
+        contact_keys=("phone-of-the-mother", "address-of-the-home"),
+        school_id=99,
+        area_code="510104",
+        province_code="51",
+    )
+    no_contact = by_mother._replace(contact_keys=("phone-of-the-mother",))
+
+    with_contact = _probability_in_a_national_registry(first, by_mother)
+    without = _probability_in_a_national_registry(first, no_contact)
+
+    assert with_contact >= linkage.DEFAULT_THRESHOLD and without < 0.05
+    result = linkage.run_linkage(
+        to_table([first, by_mother, *clean_rows(60, seed=9, first_id=100)]), backend="duckdb"
+    )
+    pairs = {(p.id_l, p.id_r): p for p in result.pairs}
+    assert "contact_same" in pairs[(first.student_id, by_mother.student_id)].reasons
