@@ -278,9 +278,7 @@ def comparisons(
             # again by the other parent (the father on one record, the mother on the
             # other), who gives the family's phone or home. The same family evidence as a
             # guardian in common, weighed like it (brothers and sisters share it too).
-            _level(
-                cll.ArrayIntersectLevel("contact_keys", 1), m=0.09, u=0.003, key="contact_same"
-            ),
+            _level(cll.ArrayIntersectLevel("contact_keys", 1), m=0.09, u=0.003, key="contact_same"),
             cll.NullLevel("guardian_keys"),
             # Registered again by someone not on the first record, sharing no phone or
             # address with it either.
