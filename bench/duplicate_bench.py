@@ -430,6 +430,7 @@ def online_check(registry, *, sample: int, seed: int, log=_say) -> dict:
     pairs; false pairs ≈ (false candidates per planted record × planted records + per
     other record × other records) / 2 (a false pair is named from both of its sides).
     """
+    from bench.duplicate_data import KINDS
     from xueji.anomalies.names import name_features
     from xueji.students import duplicates
 
@@ -438,11 +439,7 @@ def online_check(registry, *, sample: int, seed: int, log=_say) -> dict:
     for left, right in registry.planted:
         partner.setdefault(left, set()).add(right)
         partner.setdefault(right, set()).add(left)
-    second = [
-        p
-        for p in registry.people
-        if p.kind in ("typo", "homophone", "swapped", "two_ids", "temporary")
-    ]
+    second = [p for p in registry.people if p.kind in KINDS]
     others = [p for p in registry.people if p.id not in partner]
     samples = {
         "planted": rng.sample(second, min(sample, len(second))),
