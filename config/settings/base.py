@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Idle/absolute session expiry, single session, blocked accounts, forced password change.
     "xueji.accounts.middleware.AccountSessionMiddleware",
+    # Reads of personal data collected during the request, written once before it answers.
+    "xueji.audit.reads.ReadAuditMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -216,6 +218,9 @@ XUEJI: dict[str, Any] = {
     # six months: check audit.E001); chains written concurrently (xueji/audit/chain.py).
     "AUDIT_RETENTION_DAYS": int(os.environ.get("XUEJI_AUDIT_RETENTION_DAYS", 365)),
     "AUDIT_CHAIN_PARTITIONS": 16,
+    # Every read of personal data is audited (xueji/audit/reads.py). "off" exists only for
+    # the read-audit benchmark's baseline (bench/read_audit_bench.py); production refuses it.
+    "READ_AUDIT": os.environ.get("XUEJI_READ_AUDIT", "on") != "off",
 }
 
 # Security policy (see xueji/accounts/policy.py for every key and its default).

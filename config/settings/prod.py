@@ -5,7 +5,13 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import SECRET_KEY
+from .base import SECRET_KEY, XUEJI
+
+# Reads of personal data are always audited in production: the switch is for the benchmark.
+if not XUEJI["READ_AUDIT"]:
+    raise ImproperlyConfigured(
+        "XUEJI_READ_AUDIT=off is refused in production: every read of personal data is audited"
+    )
 
 if not SECRET_KEY:
     raise ImproperlyConfigured("XUEJI_SECRET_KEY must be set in production")
@@ -19,7 +25,6 @@ if not os.environ.get("XUEJI_BLIND_INDEX_KEY"):
     raise ImproperlyConfigured(
         "XUEJI_BLIND_INDEX_KEY must be set in production (see docs/security.md)"
     )
-
 # HTTPS only: secure cookies with the __Host- prefix (no Domain, Path=/, Secure), HSTS for
 # a year, plain HTTP redirected.
 SESSION_COOKIE_SECURE = True

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
+from xueji.audit.reads import ReadKind, note_read
 from xueji.i18n import gettext_lazy_str as _
 from xueji.students.models import Student
 
@@ -87,6 +88,9 @@ def merge_of(merge: MergeRecord) -> dict[str, Any]:
 
 def _detail(user: Any, finding_id: int) -> dict[str, Any]:
     detail = selectors.finding_detail(user, finding_id=finding_id)
+    note_read(
+        user, [side.student for side in detail.sides], kind=ReadKind.FINDING, finding=finding_id
+    )
     finding = detail.finding
     finding.student = detail.sides[0].student
     if len(detail.sides) > 1:
@@ -120,8 +124,10 @@ def list_findings(
     below it); ``state``: ``open``, ``resolved``, ``dismissed`` or '' for any."""
     rows = selectors.finding_list(request.auth, tab=tab, kind=kind, state=state)  # type: ignore[attr-defined]
     offset, limit = max(0, offset), max(1, min(limit, 200))
+    shown = list(rows[offset : offset + limit])
+    note_read(request.auth, selectors.finding_students(shown), kind=ReadKind.FINDING)  # type: ignore[attr-defined]
     return {
-        "items": [finding_of(f) for f in rows[offset : offset + limit]],
+        "items": [finding_of(f) for f in shown],
         "count": rows.count(),
     }
 
@@ -181,7 +187,10 @@ def dismiss_finding(request: HttpRequest, finding_id: int, payload: ReasonIn):
 
 @router.get("/anomalies/merges/{int:merge_id}", response=MergeOut, summary=_("一次学籍合并"))
 def get_merge(request: HttpRequest, merge_id: int):
-    return merge_of(selectors.merge_detail(request.auth, merge_id=merge_id))  # type: ignore[attr-defined]
+    user = request.auth  # type: ignore[attr-defined]
+    merge = selectors.merge_detail(user, merge_id=merge_id)
+    note_read(user, [merge.survivor_id, merge.retired_id], kind=ReadKind.FINDING, merge=merge_id)
+    return merge_of(merge)
 
 
 @router.post(

@@ -412,3 +412,13 @@ def _areas(user: Any, kinds: list[tuple[str, str]]) -> list[AreaRow]:
         for child, counts in by_child.items()
     ]
     return sorted(areas, key=lambda area: (-area.total, area.name))
+
+
+def finding_students(findings) -> list[int]:
+    """The students a page of findings shows: each finding's student and its pair's other."""
+    ids: list[int] = []
+    for finding in findings:
+        ids.append(finding.student_id)
+        if finding.other_student_id:
+            ids.append(finding.other_student_id)
+    return ids

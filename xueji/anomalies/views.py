@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from xueji.accounts.models import User
 from xueji.accounts.permissions import has_permission, require_permission
 from xueji.accounts.rules import Permission
+from xueji.audit.reads import ReadKind, note_read
 from xueji.errors import Conflict, ValidationFailed
 from xueji.web.views import page
 
@@ -51,6 +52,7 @@ def finding_list_view(request: HttpRequest) -> HttpResponse:
         search=filters.get("q") or "",
     )
     page_obj = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    note_read(user, selectors.finding_students(page_obj.object_list), kind=ReadKind.FINDING)
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("tab", None)
@@ -74,6 +76,12 @@ def _detail_page(
     request: HttpRequest, finding_id: int, *, status: int = 200, **forms: Any
 ) -> HttpResponse:
     detail = selectors.finding_detail(_user(request), finding_id=finding_id)
+    note_read(
+        _user(request),
+        [side.student for side in detail.sides],
+        kind=ReadKind.FINDING,
+        finding=finding_id,
+    )
     choices = [
         (
             side.student.pk,
@@ -175,6 +183,7 @@ def _merge_page(
 ) -> HttpResponse:
     user = _user(request)
     merge = selectors.merge_detail(user, merge_id=merge_id)
+    note_read(user, [merge.survivor_id, merge.retired_id], kind=ReadKind.FINDING, merge=merge_id)
     snapshot = merge.snapshot or {}
     return render(
         request,

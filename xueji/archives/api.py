@@ -6,6 +6,7 @@ from django.http import FileResponse, HttpRequest
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from xueji.audit.reads import ReadKind, note_read
 from xueji.i18n import gettext_lazy_str as _
 
 from . import selectors, services
@@ -132,6 +133,7 @@ def _file(handle, *, title: str, content_type: str) -> FileResponse:
 )
 def list_archive_documents(request: HttpRequest, student_id: int):
     archive = selectors.archive_documents(request.auth, student_id=student_id)  # type: ignore[attr-defined]
+    note_read(request.auth, [archive.student], kind=ReadKind.ARCHIVE)  # type: ignore[attr-defined]
     holder = archive.holder.school or archive.holder.unit
     return {
         "student_id": archive.student.pk,
@@ -184,7 +186,9 @@ def download_archive_document(request: HttpRequest, document_id: int):
 def list_archive_backups(request: HttpRequest, offset: int = 0, limit: int = 50):
     backups = selectors.backups_of_school(request.auth)  # type: ignore[attr-defined]
     offset = max(0, offset)
-    return [backup_row(b) for b in backups[offset : offset + max(1, min(limit, 500))]]
+    shown = list(backups[offset : offset + max(1, min(limit, 500))])
+    note_read(request.auth, [b.student_id for b in shown], kind=ReadKind.ARCHIVE)  # type: ignore[attr-defined]
+    return [backup_row(b) for b in shown]
 
 
 @router.get(
@@ -194,6 +198,7 @@ def list_archive_backups(request: HttpRequest, offset: int = 0, limit: int = 50)
 )
 def get_archive_backup(request: HttpRequest, backup_id: int):
     detail = selectors.backup_detail(request.auth, backup_id=backup_id)  # type: ignore[attr-defined]
+    note_read(request.auth, [detail.backup.student_id], kind=ReadKind.ARCHIVE, backup=backup_id)  # type: ignore[attr-defined]
     return {
         **backup_row(detail.backup),
         "documents": detail.documents,

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from xueji.accounts.permissions import has_permission
 from xueji.accounts.rules import Permission
+from xueji.audit.reads import ReadKind, note_read
 from xueji.enrolment.rules import EventKind, StatusState
 from xueji.errors import ValidationFailed
 from xueji.schools.rules import GRADES
@@ -42,6 +43,7 @@ def _student_page(
     paper_form: PaperEntryForm | None = None,
 ) -> HttpResponse:
     archive = selectors.archive_documents(request.user, student_id=student_id)
+    note_read(request.user, [archive.student], kind=ReadKind.ARCHIVE)
     holder = archive.holder
     can_file = has_permission(request.user, Permission.STUDENT_REGISTER) and is_holder(
         request.user, holder
@@ -132,6 +134,7 @@ def document_download(request: HttpRequest, document_id: int) -> HttpResponse:
 def backup_list(request: HttpRequest) -> HttpResponse:
     backups = selectors.backups_of_school(request.user)
     page_obj = Paginator(backups, settings.XUEJI["PAGE_SIZE"]).get_page(request.GET.get("page"))
+    note_read(request.user, [b.student_id for b in page_obj.object_list], kind=ReadKind.ARCHIVE)
     return render(request, "archives/backups.html", {"page_obj": page_obj})
 
 
@@ -143,6 +146,7 @@ def _grade_name(code: str) -> str:
 @page
 def backup_detail_view(request: HttpRequest, backup_id: int) -> HttpResponse:
     detail = selectors.backup_detail(request.user, backup_id=backup_id)
+    note_read(request.user, [detail.backup.student_id], kind=ReadKind.ARCHIVE, backup=backup_id)
     events: list[dict[str, Any]] = [
         {
             "event": event,

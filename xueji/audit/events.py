@@ -64,6 +64,9 @@ class AuditAction(StrEnum):
     STUDENT_CORRECT = "student.correct", _("更正基础信息")
     STUDENT_REVEAL = "student.reveal", _("显示完整信息")
     STUDENT_REVEAL_REFUSED = "student.reveal_refused", _("显示完整信息被拒绝")
+    # reads of personal data (xueji/audit/reads.py): one event per student shown
+    STUDENT_READ = "student.read", _("查阅学生信息")
+    STUDENT_EXPORT = "student.export", _("导出学生信息")
     NONBASIC_SCHEMA_FILE = "nonbasic_schema.file", _("备案非基础信息方案")
     # schools
     SCHOOL_CREATE = "school.create", _("新建学校")

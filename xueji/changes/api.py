@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from xueji import clock
+from xueji.audit.reads import ReadKind, note_read
 from xueji.errors import FieldError, ValidationFailed
 from xueji.i18n import gettext_lazy_str as _
 from xueji.students import identity
@@ -130,7 +131,9 @@ def detail_of(detail: selectors.RequestDetail, *, user) -> dict:
 
 def _detail(request: HttpRequest, request_id: int) -> dict:
     user = request.auth  # type: ignore[attr-defined]
-    return detail_of(selectors.request_detail(user, request_id=request_id), user=user)
+    detail = selectors.request_detail(user, request_id=request_id)
+    note_read(user, [detail.request.student_id], kind=ReadKind.CHANGE, change_request=request_id)
+    return detail_of(detail, user=user)
 
 
 # ---------------------------------------------------------------- input: JSON or multipart
@@ -235,6 +238,7 @@ def list_changes(request: HttpRequest, query: Query[ChangeQuery]):
         rows = rows.filter(pk__lt=query.after)
     limit = max(1, min(query.limit, 500))
     page = list(_with_pending(rows)[: limit + 1])
+    note_read(request.auth, [c.student_id for c in page[:limit]], kind=ReadKind.CHANGE)  # type: ignore[attr-defined]
     items = [row_of(c, next(iter(c.pending_steps), None)) for c in page[:limit]]
     return {"items": items, "next_cursor": page[limit - 1].pk if len(page) > limit else None}
 
@@ -243,7 +247,8 @@ def list_changes(request: HttpRequest, query: Query[ChangeQuery]):
     "/changes/queue", response=list[QueueItemOut], summary=_("本单位待办环节（最紧急的在前）")
 )
 def change_queue(request: HttpRequest):
-    steps = selectors.review_queue(request.auth).select_related("unit")  # type: ignore[attr-defined]
+    steps = list(selectors.review_queue(request.auth).select_related("unit"))  # type: ignore[attr-defined]
+    note_read(request.auth, [s.request.student_id for s in steps], kind=ReadKind.CHANGE)  # type: ignore[attr-defined]
     return [{"step": step_of(s), "request": row_of(s.request, s)} for s in steps]
 
 

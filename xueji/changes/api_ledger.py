@@ -7,6 +7,7 @@ from datetime import date, datetime
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
+from xueji.audit.reads import ReadKind, note_read
 from xueji.i18n import gettext_lazy_str as _
 
 from . import ledger
@@ -115,6 +116,7 @@ def list_dropout_cases(request: HttpRequest, query: Query[CaseQuery]):
     offset = max(0, query.offset)
     limit = max(1, min(query.limit, 500))
     rows = ledger.dropout_case_rows(cases[offset : offset + limit])
+    note_read(user, [row.case.student_id for row in rows], kind=ReadKind.CHANGE)
     return {"count": cases.count(), "items": [_case_of(row) for row in rows]}
 
 
@@ -122,6 +124,7 @@ def list_dropout_cases(request: HttpRequest, query: Query[CaseQuery]):
 def get_dropout_case(request: HttpRequest, case_id: int):
     user = request.auth  # type: ignore[attr-defined]
     detail = ledger.dropout_case_detail(user, case_id=case_id)
+    note_read(user, [detail.case.student_id], kind=ReadKind.CHANGE, dropout_case=case_id)
     last = max((f.on for f in detail.follow_ups), default=None)
     row = ledger.CaseRow(detail.case, last, len(detail.follow_ups), detail.days_since)
     return {**_case_of(row), "follow_ups": [_follow_up_of(f) for f in detail.follow_ups]}

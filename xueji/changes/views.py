@@ -28,6 +28,7 @@ from xueji.accounts.models import UnitKind, User
 from xueji.accounts.permissions import has_permission, require_permission
 from xueji.accounts.rules import Permission
 from xueji.accounts.scope import scope_for
+from xueji.audit.reads import ReadKind, note_read
 from xueji.enrolment.models import Programme
 from xueji.errors import Conflict, NotFound, ValidationFailed
 from xueji.schools.models import School
@@ -196,6 +197,7 @@ def request_list_view(request: HttpRequest) -> HttpResponse:
     )
     paginator = Paginator(_with_pending(requests), PAGE_SIZE)
     page_obj = paginator.get_page(request.GET.get("page"))
+    note_read(user, [item.student_id for item in page_obj.object_list], kind=ReadKind.CHANGE)
     rows = [
         {"request": item, "step": next(iter(item.pending_steps), None)}
         for item in page_obj.object_list
@@ -241,6 +243,7 @@ def _detail_page(
     user = _user(request)
     detail = selectors.request_detail(user, request_id=request_id)
     change = detail.request
+    note_read(user, [change.student_id], kind=ReadKind.CHANGE, change_request=change.pk)
     today = clock.today()
     handleable = detail.handleable
     countdown = (
@@ -435,6 +438,7 @@ def change_new(request: HttpRequest) -> HttpResponse:
     if not student_id.isdigit():
         raise NotFound("student")
     student = access_student(user, student_id=int(student_id))
+    note_read(user, [student], kind=ReadKind.CHANGE)
     record = student.record
     change_type = request.GET.get("type", "")
     context: dict[str, Any] = {
@@ -517,6 +521,7 @@ def queue_view(request: HttpRequest) -> HttpResponse:
     """The steps waiting for the unit, most urgent first, as cards (stacked on a phone)."""
     user = _user(request)
     steps = list(selectors.review_queue(user))
+    note_read(user, [step.request.student_id for step in steps], kind=ReadKind.CHANGE)
     today = clock.today()
     countdowns = _countdowns([s.due_date for s in steps if s.due_date], today)
     cards = [_card(s, countdowns.get(s.due_date) if s.due_date else None) for s in steps]

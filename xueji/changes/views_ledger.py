@@ -14,6 +14,7 @@ from xueji import clock
 from xueji.accounts.models import UnitKind
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
+from xueji.audit.reads import ReadKind, note_read
 from xueji.errors import Conflict, ValidationFailed
 from xueji.schools.rules import GRADES
 from xueji.web.views import page
@@ -45,6 +46,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     cases = ledger.dropout_case_list(request.user, state=state, q=q)
     page_obj = Paginator(cases, settings.XUEJI["PAGE_SIZE"]).get_page(request.GET.get("page"))
     rows = ledger.dropout_case_rows(page_obj.object_list)
+    note_read(request.user, [row.case.student_id for row in rows], kind=ReadKind.CHANGE)
     unit = getattr(request.user, "unit", None)
     return render(
         request,
@@ -68,6 +70,7 @@ def _detail_page(
     status: int = 200,
 ) -> HttpResponse:
     detail = ledger.dropout_case_detail(request.user, case_id=case_id)
+    note_read(request.user, [detail.case.student_id], kind=ReadKind.CHANGE, dropout_case=case_id)
     return render(
         request,
         "changes/dropout_detail.html",

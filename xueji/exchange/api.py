@@ -8,6 +8,8 @@ from ninja.files import UploadedFile
 
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
+from xueji.audit.events import AuditAction
+from xueji.audit.reads import ReadKind, note_read
 from xueji.errors import NotFound
 from xueji.i18n import gettext_lazy_str as _
 
@@ -72,12 +74,30 @@ def get_import(request: HttpRequest, job_id: UUID):
 )
 def import_errors(request: HttpRequest, job_id: UUID, offset: int = 0, limit: int = 500):
     job = access_import_job(request.auth, job_id=job_id)  # type: ignore[attr-defined]
-    return list(job.row_errors.order_by("row", "pk")[offset : offset + max(1, min(limit, 5000))])
+    rows = list(job.row_errors.order_by("row", "pk")[offset : offset + max(1, min(limit, 5000))])
+    if rows:
+        note_read(
+            request.auth,  # type: ignore[attr-defined]
+            [],
+            kind=ReadKind.IMPORT_ERRORS,
+            import_job=str(job.pk),
+            rows=len(rows),
+        )
+    return rows
 
 
 @router.get("/imports/{job_id}/errors.csv", summary=_("下载错误报告（csv）"))
 def import_errors_csv(request: HttpRequest, job_id: UUID):
     job = access_import_job(request.auth, job_id=job_id)  # type: ignore[attr-defined]
+    note_read(
+        request.auth,  # type: ignore[attr-defined]
+        [],
+        kind=ReadKind.EXPORT,
+        action=AuditAction.STUDENT_EXPORT,
+        import_job=str(job.pk),
+        rows=job.error_count,
+        format="csv",
+    )
     response = HttpResponse(reports.error_report_csv(job), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
     return response

@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy
 from xueji import clock
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
+from xueji.audit.events import AuditAction
+from xueji.audit.reads import ReadKind, note_read
 from xueji.errors import ValidationFailed
 from xueji.students.identity import mask_number
 from xueji.web.views import page
@@ -130,9 +132,35 @@ def _job_context(job: ImportJob) -> dict:
     }
 
 
+def _note_errors_shown(request: HttpRequest, job: ImportJob) -> None:
+    """The error rows of a finished job carry the file's personal data: a read (no
+    registered student: the job and how many rows were shown)."""
+    if job.finished and job.error_count:
+        note_read(
+            request.user,
+            [],
+            kind=ReadKind.IMPORT_ERRORS,
+            import_job=str(job.pk),
+            rows=min(job.error_count, ERRORS_SHOWN),
+        )
+
+
+def _note_export(actor, job: ImportJob, file_format: str) -> None:
+    note_read(
+        actor,
+        [],
+        kind=ReadKind.EXPORT,
+        action=AuditAction.STUDENT_EXPORT,
+        import_job=str(job.pk),
+        rows=job.error_count,
+        format=file_format,
+    )
+
+
 @page
 def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
     job = access_import_job(request.user, job_id=job_id)
+    _note_errors_shown(request, job)
     return render(request, "exchange/job.html", _job_context(job))
 
 
@@ -140,6 +168,7 @@ def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
 def job_progress(request: HttpRequest, job_id: UUID) -> HttpResponse:
     """The job's body, polled every second by htmx until the job has finished."""
     job = access_import_job(request.user, job_id=job_id)
+    _note_errors_shown(request, job)
     return render(request, "exchange/_job_body.html", _job_context(job))
 
 
@@ -152,6 +181,7 @@ def _download(content: bytes, *, filename: str, content_type: str) -> HttpRespon
 @page
 def job_errors_csv(request: HttpRequest, job_id: UUID) -> HttpResponse:
     job = access_import_job(request.user, job_id=job_id)
+    _note_export(request.user, job, "csv")
     return _download(
         error_report_csv(job),
         filename=_("错误报告-%s.csv") % job.file_name.rsplit(".", 1)[0],
@@ -162,6 +192,7 @@ def job_errors_csv(request: HttpRequest, job_id: UUID) -> HttpResponse:
 @page
 def job_errors_xlsx(request: HttpRequest, job_id: UUID) -> HttpResponse:
     job = access_import_job(request.user, job_id=job_id)
+    _note_export(request.user, job, "xlsx")
     return _download(
         error_report_xlsx(job),
         filename=_("错误报告-%s.xlsx") % job.file_name.rsplit(".", 1)[0],

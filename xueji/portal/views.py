@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
+from xueji.audit.reads import ReadKind, note_read
 from xueji.enrolment.models import StatusRecord
 from xueji.errors import Conflict, DomainError, NotFound, ValidationFailed
 from xueji.students.models import Guardian
@@ -168,6 +169,7 @@ def signout_view(request: HtmxHttpRequest) -> HttpResponse:
 
 @guardian_page
 def home_view(request: HtmxHttpRequest, guardian: GuardianActor) -> HttpResponse:
+    note_read(guardian, [guardian.student_id], kind=ReadKind.PORTAL, guardian=guardian.guardian_id)
     return _render(
         request,
         "portal/home.html",
@@ -319,6 +321,13 @@ def _status_page(
 @guardian_page
 def request_view(request: HtmxHttpRequest, guardian: GuardianActor, request_id: int):
     """Each step with its unit, state, deadline (date and working days left) and decision."""
+    note_read(
+        guardian,
+        [guardian.student_id],
+        kind=ReadKind.PORTAL,
+        guardian=guardian.guardian_id,
+        change_request=request_id,
+    )
     return _status_page(request, guardian, request_id)
 
 

@@ -8,6 +8,7 @@ from ninja import Query, Router, Schema, Status
 
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
+from xueji.audit.reads import ReadKind, note_read
 from xueji.enrolment.models import StatusEvent
 from xueji.i18n import gettext_lazy_str as _
 
@@ -165,6 +166,7 @@ def list_students(request: HttpRequest, query: Query[StudentQuery]):
         after=query.after,
         limit=max(1, min(query.limit, 500)),
     )
+    note_read(user, page.rows, kind=ReadKind.SEARCH if query.q else ReadKind.LIST)
     return {"items": [row_of(s) for s in page.rows], "next_cursor": page.next_cursor}
 
 
@@ -174,7 +176,9 @@ def list_students(request: HttpRequest, query: Query[StudentQuery]):
 def get_student(request: HttpRequest, student_id: int):
     user = request.auth  # type: ignore[attr-defined]
     require_permission(user, Permission.STUDENT_VIEW)
-    return detail_of(selectors.student_detail(user, student_id=student_id), user=user)
+    detail = selectors.student_detail(user, student_id=student_id)
+    note_read(user, [detail.student], kind=ReadKind.DETAIL)
+    return detail_of(detail, user=user)
 
 
 @router.patch(
@@ -197,6 +201,7 @@ def student_as_of(request: HttpRequest, student_id: int, on: date):
     user = request.auth  # type: ignore[attr-defined]
     require_permission(user, Permission.STUDENT_VIEW)
     event = selectors.status_as_of(user, student_id=student_id, on=on)
+    note_read(user, [student_id], kind=ReadKind.AS_OF, on=on.isoformat())
     return {"date": on, "found": event is not None, "event": event_of(event) if event else None}
 
 
@@ -225,6 +230,10 @@ def validate_student(request: HttpRequest, payload: RegistrationIn):
     data = payload.dict()
     data["guardians"] = [g for g in data.get("guardians", [])]
     check = services.student_check_registration(actor=request.auth, data=data)  # type: ignore[attr-defined]
+    shown = [check.existing.pk] if check.existing else []
+    shown += [candidate.student_id for candidate in check.candidates]
+    if shown:
+        note_read(request.auth, shown, kind=ReadKind.CHECK)  # type: ignore[attr-defined]
     return {
         "ok": check.ok,
         "errors": [e.as_dict() for e in check.errors],

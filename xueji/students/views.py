@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
+from xueji.audit.reads import ReadKind, note_read
 from xueji.divisions.models import CodeTable
 from xueji.divisions.selectors import code_names, division_full_name
 from xueji.enrolment.models import Programme
@@ -93,6 +94,7 @@ def student_list_view(request: HttpRequest) -> HttpResponse:
         after=int(after) if after.isdigit() else None,
         limit=settings.XUEJI["PAGE_SIZE"],
     )
+    note_read(request.user, result.rows, kind=ReadKind.SEARCH if filters.q else ReadKind.LIST)
     rows = [
         {
             "student": student,
@@ -126,6 +128,7 @@ def student_detail_view(request: HttpRequest, student_id: int) -> HttpResponse:
     require_permission(request.user, Permission.STUDENT_VIEW)
     detail = student_detail(request.user, student_id=student_id)
     student = detail.student
+    note_read(request.user, [student], kind=ReadKind.DETAIL)
     record = student.record
     names: dict[str, dict[str, str]] = {
         table: code_names(table)
@@ -384,6 +387,10 @@ def register_check(request: HtmxHttpRequest) -> HttpResponse:
             form.add_error("school_code", str(_SCHOOL_UNKNOWN))
         else:
             form.add_field_errors(result.errors)
+            shown = [result.existing.pk] if result.existing else []
+            shown += [candidate.student_id for candidate in result.candidates]
+            if shown:
+                note_read(request.user, shown, kind=ReadKind.CHECK)
             check = {
                 "ok": result.ok,
                 "errors": result.errors,
@@ -492,6 +499,7 @@ def correct(request: HtmxHttpRequest, student_id: int) -> HttpResponse:
         stored=_stored_basic(student),
         masked_id=identity.masked_id(student),
     )
+    note_read(request.user, [student], kind=ReadKind.DETAIL)
     context: dict[str, Any] = {
         "student": student,
         "form": form,

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from xueji import clock
+from xueji.audit.reads import ReadKind, note_read
 from xueji.i18n import gettext_lazy_str as _
 
 from . import selectors, services
@@ -145,6 +146,12 @@ def get_roll(request: HttpRequest, campaign_id: int, school_id: int, query: Quer
         marks = marks.filter(student_id__gt=query.after)
     limit = max(1, min(query.limit, 1000))
     page = list(marks[: limit + 1])
+    note_read(
+        request.auth,  # type: ignore[attr-defined]
+        [m.student_id for m in page[:limit]],
+        kind=ReadKind.ROLL,
+        campaign=campaign_id,
+    )
     items = [
         {
             "student_id": m.student_id,

@@ -24,6 +24,7 @@ from xueji import clock
 from xueji.accounts.models import UnitKind, User
 from xueji.accounts.permissions import has_permission, require_permission
 from xueji.accounts.rules import Permission
+from xueji.audit.reads import ReadKind, note_read
 from xueji.divisions.models import Division, DivisionLevel
 from xueji.errors import Conflict, DomainError, Forbidden, ValidationFailed
 from xueji.schools.rules import GRADES, SEPARATE_PREFIX
@@ -269,6 +270,12 @@ def roll_view(request: HtmxHttpRequest, campaign_id: int, school_id: int) -> Htt
     form = RollFilterForm(request.GET or None, grades=roll.grades, classes=roll.classes)
     page_obj = Paginator(roll.marks, ROLL_PAGE_SIZE).get_page(request.GET.get("page"))
     marks = list(page_obj.object_list)
+    note_read(
+        user,
+        [m.student_id for m in marks],
+        kind=ReadKind.SEARCH if search else ReadKind.ROLL,
+        campaign=campaign_id,
+    )
     unexplained = _unexplained_among(roll.campaign, school_id, marks)
     here = _roll_url(
         campaign_id, school_id, {**query, "q": search, "page": request.GET.get("page", "")}

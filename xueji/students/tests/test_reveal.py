@@ -116,11 +116,23 @@ def test_api_list_and_detail_mask_every_sensitive_value(school_user, student):
     assert detail["non_basic"]["phone"] == identity.mask_number(PHONE)
 
 
-def test_nothing_is_logged_as_revealed_by_reading(client, school_user, student):
+def test_reading_is_logged_as_a_read_not_as_a_reveal(client, school_user, student):
+    """Reading a record (page and API) is audited as a read of that student — every read
+    of personal data is (issue 10, finding 3) — and never as a reveal: nothing masked was
+    shown in full, no reason was asked."""
     client.force_login(school_user)
-    client.get(reverse("students:detail", args=[student.pk]))
-    api(school_user).get(f"/api/students/{student.pk}")
+    assert client.get(reverse("students:detail", args=[student.pk])).status_code == 200
+    assert api(school_user).get(f"/api/students/{student.pk}").status_code == 200
     assert reveal_events() == []
+    reads = list(
+        AuditEvent.objects.filter(action="student.read")
+        .order_by("pk")
+        .values_list("object_type", "object_id", "channel", "detail__kind")
+    )
+    assert reads == [
+        ("students.student", str(student.pk), "web", "detail"),
+        ("students.student", str(student.pk), "api", "detail"),
+    ]
 
 
 # ---------------------------------------------------------------- the service
