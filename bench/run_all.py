@@ -6,7 +6,7 @@ benchmark, e.g. ``python -m bench.run_all --rows 1000000``.
 
 import sys
 
-from bench import audit_bench, duplicate_bench, import_bench, promotion_bench
+from bench import audit_bench, duplicate_bench, import_bench, promotion_bench, read_audit_bench
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
         or promotion_bench.main(args, ignore_unknown=True)
         or duplicate_bench.main(args, ignore_unknown=True)
         or audit_bench.main(args, ignore_unknown=True)
+        or read_audit_bench.main(args, ignore_unknown=True)
     )
 
 

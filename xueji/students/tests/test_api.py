@@ -497,7 +497,10 @@ def test_validate_writes_nothing_and_reports_each_outcome(school_user, school, m
     assert similar["ok"] is False and [c["student_id"] for c in similar["candidates"]] == [known.pk]
     broken = validate(sex="9")
     assert broken["ok"] is False and broken["errors"][0]["field"] == "sex"
-    assert registry_counts() == before
+    # nothing written but the reads of the student the answers named (audited reads)
+    reads = AuditEvent.objects.filter(action="student.read").order_by("pk")
+    assert [int(e.object_id) for e in reads] == [known.pk, known.pk]
+    assert registry_counts() == {**before, "audit": before["audit"] + 2}
 
 
 # ----------------------------------------------------------------- lists
