@@ -204,8 +204,7 @@ class ReadAuditMiddleware:
                 _write(collector.reads)
         except Exception:
             logger.exception("read audit failed for %s; response withheld", _view_name(request))
-            close = getattr(response, "close", None)
-            if close is not None:
-                close()
+            # The withheld response is dropped, not closed: closing it would signal the end
+            # of the request (and close the database connection) while it is still running.
             return _refused(request)
         return response
