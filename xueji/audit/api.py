@@ -10,8 +10,8 @@ from xueji import clock
 from xueji.accounts.permissions import require_permission
 from xueji.i18n import gettext_lazy_str as _
 
-from .views import WARNING_PERMISSION, subject_text, subject_url
-from .warnings import days_overdue, sees_area_warnings, warnings_for, warnings_in_scope
+from .views import WARNING_PERMISSION, warning_rows
+from .warnings import sees_area_warnings, warnings_for, warnings_in_scope
 
 router = Router(tags=[_("预警")])
 
@@ -27,17 +27,21 @@ class WarningQuery(Schema):
 class WarningOut(Schema):
     id: int
     kind: str
+    # The kind's title in the caller's language: what a person reads instead of the code.
+    title: str
     unit_id: int
     unit_name: str
     role: str
     subject_type: str
     subject_id: str
+    # What the warning is about, and its page: a step's warning names its change request.
     subject: str
     url: str
     message: str
     detail: dict
     due_date: date | None
-    days_overdue: int
+    # Calendar days past the due date (0: not yet past); null without a due date.
+    days_overdue: int | None
     raised_at: datetime
     last_seen_at: datetime
     resolved_at: datetime | None
@@ -71,23 +75,25 @@ def list_warnings(request: HttpRequest, query: Query[WarningQuery]):
             {
                 "id": w.pk,
                 "kind": w.kind,
+                "title": row["title"],
                 "unit_id": w.unit_id,
                 "unit_name": w.unit.name,
                 "role": w.role,
                 "subject_type": w.subject_type,
                 "subject_id": w.subject_id,
-                "subject": subject_text(w),
-                "url": subject_url(w),
+                "subject": row["subject"],
+                "url": row["url"],
                 "message": w.message,
                 "detail": w.detail,
                 "due_date": w.due_date,
-                "days_overdue": days_overdue(w.due_date, today),
+                "days_overdue": row["days_overdue"],
                 "raised_at": w.raised_at,
                 "last_seen_at": w.last_seen_at,
                 "resolved_at": w.resolved_at,
                 "resolved_by": w.resolved_by_username,
                 "resolved_reason": w.resolved_reason,
             }
-            for w in rows
+            for row in warning_rows(rows, today)
+            for w in [row["warning"]]
         ],
     }

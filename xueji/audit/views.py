@@ -4,12 +4,15 @@
 "辖区预警", every unit's warnings in their subtree. Both filter open or resolved.
 """
 
+from datetime import date
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
@@ -21,6 +24,7 @@ from xueji.web.views import page
 from .models import EarlyWarning
 from .warnings import (
     days_overdue,
+    kind_title,
     sees_area_warnings,
     warning_count,
     warnings_for,
@@ -54,13 +58,71 @@ def subject_url(warning: EarlyWarning) -> str:
     return ""
 
 
-def warning_row(warning: EarlyWarning, today) -> dict:
-    return {
-        "warning": warning,
-        "subject": subject_text(warning),
-        "url": subject_url(warning),
-        "days_overdue": days_overdue(warning.due_date, today),
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _step_requests(warnings: list[EarlyWarning]) -> dict[int, int]:
+    """Step id → its change request, for step warnings that do not name the request in their
+    detail (older rows): one query for the whole page."""
+    wanted = {
+        step_id
+        for w in warnings
+        if w.subject_type == "changes.step"
+        and _int((w.detail or {}).get("request_id")) is None
+        and (step_id := _int(w.subject_id)) is not None
     }
+    if not wanted:
+        return {}
+    # Looked up by name: the warning module knows no app that raises warnings.
+    step_model = apps.get_model("changes", "ApprovalStep")
+    return dict(step_model.objects.filter(pk__in=wanted).values_list("pk", "request_id"))
+
+
+def subjects(warnings: list[EarlyWarning]) -> dict[int, tuple[str, str]]:
+    """Warning id → (what it is about, the page to open). A step's warning names and links
+    its change request, not the step; a student's its record; otherwise the raiser's link."""
+    step_requests = _step_requests(warnings)
+    out: dict[int, tuple[str, str]] = {}
+    for warning in warnings:
+        text, url = subject_text(warning), subject_url(warning)
+        subject_id = _int(warning.subject_id)
+        request_id: int | None = None
+        if warning.subject_type == "changes.step":
+            request_id = _int((warning.detail or {}).get("request_id"))
+            if request_id is None and subject_id is not None:
+                request_id = step_requests.get(subject_id)
+        elif warning.subject_type == "changes.request":
+            request_id = subject_id
+        if request_id is not None:
+            text = f"{SUBJECT_LABELS['changes.request']} #{request_id}"
+            url = reverse("changes:detail", args=[request_id])
+        elif warning.subject_type == "students.student" and subject_id is not None and not url:
+            url = reverse("students:detail", args=[subject_id])
+        out[warning.pk] = (text, url)
+    return out
+
+
+def warning_rows(warnings: list[EarlyWarning], today: date) -> list[dict]:
+    """What the page and the API show of each warning: its title (never the raw kind),
+    its subject with a link, and the days past its due date (0 when not yet due; ``None``
+    when the warning has no due date, such as a missing working-day calendar)."""
+    linked = subjects(warnings)
+    return [
+        {
+            "warning": warning,
+            "title": kind_title(warning.kind),
+            "subject": linked[warning.pk][0],
+            "url": linked[warning.pk][1],
+            "days_overdue": (
+                days_overdue(warning.due_date, today) if warning.due_date is not None else None
+            ),
+        }
+        for warning in warnings
+    ]
 
 
 @page
@@ -76,7 +138,7 @@ def warning_list(request: HttpRequest) -> HttpResponse:
         request,
         "audit/warnings.html",
         {
-            "rows": [warning_row(w, today) for w in page_obj.object_list],
+            "rows": warning_rows(list(page_obj.object_list), today),
             "page_obj": page_obj,
             "tab": "area" if area else "mine",
             "state": "resolved" if resolved else "open",

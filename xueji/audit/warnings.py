@@ -9,8 +9,9 @@ times a day; every newly raised warning is audited.
 from datetime import date, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from xueji import clock
 from xueji.accounts.models import Unit, UnitKind
@@ -20,6 +21,27 @@ from xueji.masking import mask_numbers_in, mask_numbers_in_text
 from .events import AuditAction, ObjectType, object_type_of
 from .models import EarlyWarning, WarningRole
 from .services import audit_record
+
+# ---------------------------------------------------------------- kinds
+
+
+class WarningKind(models.TextChoices):
+    """The kinds the registry raises, with the title the pages and the API show. A raiser
+    spells its kind from here (``xueji/changes``, ``xueji/verification``); a test checks that
+    every raised kind has its title."""
+
+    STEP_OVERDUE = "change.step_overdue", _("变动环节超过办理期限")
+    CALENDAR_MISSING = "calendar.missing", _("缺少工作日历，办理期限无法计算")
+    CAMPAIGN_OVERDUE = "campaign.overdue", _("学期核准逾期未签报")
+
+
+def kind_title(kind: str) -> str:
+    """The Chinese (or English) title of a kind; a kind without one reads "其他预警", never
+    its code."""
+    if kind in WarningKind.values:
+        return str(WarningKind(kind).label)
+    return str(_("其他预警"))
+
 
 # ---------------------------------------------------------------- services
 

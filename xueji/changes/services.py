@@ -29,7 +29,7 @@ from xueji.accounts.services import SystemActor, unit_ensure_for_school, unit_en
 from xueji.archives.rules import FILE_TYPES, sniff_file_type
 from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
-from xueji.audit.warnings import warning_raise, warning_resolve
+from xueji.audit.warnings import WarningKind, warning_raise, warning_resolve
 from xueji.enrolment.models import StatusRecord
 from xueji.enrolment.services import record_lock
 from xueji.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -57,10 +57,10 @@ from .rules import (
 )
 
 MATERIAL_MAX_BYTES = 10 * 1024 * 1024
-STEP_OVERDUE = "change.step_overdue"
+STEP_OVERDUE = WarningKind.STEP_OVERDUE
 # The author of the daily sweep's audit events (no account acts).
 SWEEP_JOB = SystemActor(username="system:sweep_changes")
-CALENDAR_MISSING = "calendar.missing"
+CALENDAR_MISSING = WarningKind.CALENDAR_MISSING
 
 
 # ----------------------------------------------------------------- rule sets in force
@@ -579,6 +579,7 @@ def _activate(step: ApprovalStep, *, request: ChangeRequest, today: date) -> Non
             subject_type="changes.step",
             subject_id=step.pk,
             message=str(missing.message),
+            detail={"request_id": request.pk, "step": step.seq},
             escalate=False,
         )
     step.save(update_fields=["state", "activated_on", "due_date", "calendar_missing"])
