@@ -247,6 +247,81 @@ def archive_return(*, actor: Any, student: Student, to_school: School, request_i
     return moved
 
 
+def archive_file_materials(
+    *,
+    actor: Any,
+    student: Student,
+    holder: Holder,
+    request_id: int,
+    materials: list[dict],
+) -> list[ArchiveDocument]:
+    """File the materials of a completed change request in the student's archive, held by
+    ``holder`` (after a transfer: the receiving school).
+
+    Each material becomes a document that refers to the material's own stored file (files
+    are never replaced, so no copy is needed) with its SHA-256 and the request as its source.
+    ``materials`` are dicts of ``kind`` (a ``DocumentKind``), ``title``, ``file`` (the storage
+    name), ``file_name``, ``content_type``, ``size`` and ``sha256``. Filing the same request
+    again adds nothing already filed (same request and SHA-256). One audit event.
+    """
+    if holder.school is None and holder.unit is None:
+        raise Conflict("archive.no_holder", _("该学生没有学籍，无法建立档案。"))
+    with transaction.atomic():
+        filed = set(
+            ArchiveDocument.objects.filter(
+                student=student, source_request_id=request_id
+            ).values_list("sha256", flat=True)
+        )
+        now = clock.now()
+        documents = []
+        for material in materials:
+            if material["sha256"] in filed:
+                continue
+            filed.add(material["sha256"])
+            documents.append(
+                ArchiveDocument(
+                    student=student,
+                    holder=holder.school,
+                    holder_unit=holder.unit,
+                    kind=material["kind"],
+                    title=str(material["title"])[:128],
+                    file=material["file"],
+                    file_name=str(material["file_name"])[-255:],
+                    content_type=material["content_type"][:64],
+                    size=material["size"],
+                    sha256=material["sha256"],
+                    created_at=now,
+                    created_by_username=_username(actor),
+                    source_request_id=request_id,
+                )
+            )
+        if not documents:
+            return []
+        ArchiveDocument.objects.bulk_create(documents)
+        saved = list(
+            ArchiveDocument.objects.filter(
+                student=student,
+                source_request_id=request_id,
+                sha256__in=[d.sha256 for d in documents],
+            ).order_by("pk")
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.ARCHIVE_FILE_MATERIALS,
+            object_type=ObjectType.STUDENT,
+            object_id=student.pk,
+            # stored data: always Chinese
+            summary=f"变动申请 #{request_id} 的材料归入电子档案 {len(saved)} 份",
+            detail={
+                "request_id": request_id,
+                "documents": [d.pk for d in saved],
+                "holder_school_id": holder.school.pk if holder.school else None,
+                "holder_unit_id": holder.unit.pk if holder.unit else None,
+            },
+        )
+    return saved
+
+
 def paper_register(
     *, actor: Any, student: Student, description: str, location: str, kept_copy: bool
 ) -> PaperArchiveEntry:

@@ -2,7 +2,7 @@
 register), a school's transferred-out students and one read-only backup. Downloads are
 audited. Nothing here lets a school that transferred a student out change anything."""
 
-from typing import Any, cast
+from typing import cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,9 +16,8 @@ from django.views.decorators.http import require_POST
 from xueji.accounts.permissions import has_permission
 from xueji.accounts.rules import Permission
 from xueji.audit.reads import ReadKind, note_read
-from xueji.enrolment.rules import EventKind, StatusState
+from xueji.enrolment.history import history_rows
 from xueji.errors import ValidationFailed
-from xueji.schools.rules import GRADES
 from xueji.web.views import page
 
 from . import selectors, services
@@ -138,25 +137,11 @@ def backup_list(request: HttpRequest) -> HttpResponse:
     return render(request, "archives/backups.html", {"page_obj": page_obj})
 
 
-def _grade_name(code: str) -> str:
-    grade = GRADES.get(code)
-    return str(grade.name) if grade else code
-
-
 @page
 def backup_detail_view(request: HttpRequest, backup_id: int) -> HttpResponse:
     detail = selectors.backup_detail(request.user, backup_id=backup_id)
     note_read(request.user, [detail.backup.student_id], kind=ReadKind.ARCHIVE, backup=backup_id)
-    events: list[dict[str, Any]] = [
-        {
-            "event": event,
-            "kind": _label(EventKind, event.kind),
-            "from_state": _label(StatusState, event.from_state),
-            "to_state": _label(StatusState, event.to_state),
-            "grade": _grade_name(event.grade),
-        }
-        for event in detail.events
-    ]
+    events = history_rows(detail.events)
     return render(
         request,
         "archives/backup.html",

@@ -99,6 +99,7 @@ class AuditAction(StrEnum):
     DROPOUT_FOLLOW_UP = "dropout.follow_up", _("控辍保学跟进")
     # archives
     ARCHIVE_ADD = "archive.add", _("添加档案材料")
+    ARCHIVE_FILE_MATERIALS = "archive.file_materials", _("变动材料归档")
     ARCHIVE_TRANSFER = "archive.transfer", _("档案随转学移交")
     ARCHIVE_TO_AUTHORITY = "archive.to_authority", _("档案交主管部门")
     ARCHIVE_RETURN = "archive.return", _("档案交回学校")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from xueji import clock
@@ -21,7 +21,7 @@ from xueji.errors import Conflict, FieldError
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, SchoolType, grade_allowed
 
-from .rules import EFFECTS, ChangeRule, ChangeType, grade_step
+from .rules import EFFECTS, ChangeRule, ChangeType, MaterialKind, grade_step
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,13 @@ def _fields_for(request: Any, record: StatusRecord) -> tuple[dict, dict]:
             fields["stage"] = grade[0]
         if payload.get("programme") in Programme.values:
             fields["programme"] = payload["programme"]
-        detail = {"from_school": record.school.code, "to_school": target.code}
+        # Names as they stood: the history reads "从 A 转入 B" even after a school is renamed.
+        detail = {
+            "from_school": record.school.code,
+            "from_school_name": record.school.name,
+            "to_school": target.code,
+            "to_school_name": target.name,
+        }
     elif change_type in (ChangeType.REPEAT, ChangeType.SKIP, ChangeType.DEMOTE):
         delta = +1 if change_type == ChangeType.SKIP else -1
         grade = grade_step(record.grade, delta)
@@ -220,7 +226,7 @@ def _fields_for(request: Any, record: StatusRecord) -> tuple[dict, dict]:
             fields = {"school": target, "class_name": ""}
         else:
             fields = {"placement_school": target}
-        detail = {"placement_school": target.code}
+        detail = {"placement_school": target.code, "placement_school_name": target.name}
     elif change_type == ChangeType.HOME_TAUGHT:
         fields = {"home_taught": bool(payload.get("home_taught", True))}
     elif change_type == ChangeType.PROGRAMME:
@@ -366,3 +372,46 @@ def apply(*, actor: Any, request: Any, record: StatusRecord, now: datetime) -> N
     hook = AFTER.get(request.change_type)
     if hook is not None:
         hook(actor=actor, request=request, record=record, from_school=from_school, now=now)
+    _file_materials(actor=actor, request=request, from_school=from_school)
+
+
+def _file_materials(*, actor: Any, request: Any, from_school: School) -> None:
+    """The request's materials go into the student's electronic archive (Art. 6), held by
+    whoever holds it once the change is done: after a transfer the receiving school (the
+    archive has just moved there; the sending school's backup does not list them), while
+    abroad the authority."""
+    from xueji.archives.permissions import Holder, archive_holder
+    from xueji.archives.rules import DocumentKind
+    from xueji.archives.services import archive_file_materials
+
+    materials = list(request.materials.order_by("uploaded_at", "pk"))
+    if not materials:
+        return
+    if request.change_type == ChangeType.ABROAD:
+        from .services import authority_unit_for
+
+        holder = Holder(unit=authority_unit_for(from_school))
+    else:
+        holder = archive_holder(request.student_id)
+    # Stored data: the titles are Chinese whatever the language of the completing session.
+    with translation.override("zh-hans"):
+        type_label = str(ChangeType(request.change_type).label)
+        titles = [f"{type_label}：{MaterialKind(m.kind).label}" for m in materials]
+    archive_file_materials(
+        actor=actor,
+        student=request.student,
+        holder=holder,
+        request_id=request.pk,
+        materials=[
+            {
+                "kind": DocumentKind.MATERIAL,
+                "title": title,
+                "file": material.file.name,
+                "file_name": material.name,
+                "content_type": material.content_type,
+                "size": material.size,
+                "sha256": material.sha256,
+            }
+            for material, title in zip(materials, titles, strict=True)
+        ],
+    )

@@ -9,7 +9,7 @@ from ninja import Query, Router, Schema, Status
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
 from xueji.audit.reads import ReadKind, note_read
-from xueji.enrolment.models import StatusEvent
+from xueji.enrolment.history import history_rows
 from xueji.i18n import gettext_lazy_str as _
 
 from . import identity, selectors, services
@@ -64,9 +64,13 @@ def row_of(student: Student) -> dict:
     }
 
 
-def event_of(event: StatusEvent) -> dict:
+def event_of(row: dict) -> dict:
+    """One history entry (a row of ``history_rows``)."""
+    event = row["event"]
     return {
         "kind": event.kind,
+        "title": row["kind"],
+        "change": row["change"],
         "effective_date": event.effective_date,
         "occurred_at": event.occurred_at,
         "actor": event.actor_username,
@@ -79,6 +83,8 @@ def event_of(event: StatusEvent) -> dict:
         "class_name": event.class_name,
         "reason": event.reason,
         "batch": event.batch,
+        "change_type": event.change_type,
+        "request_id": event.request_id,
     }
 
 
@@ -144,7 +150,7 @@ def detail_of(detail: selectors.StudentDetail, *, user) -> dict:
             }
             for n in detail.numbers
         ],
-        "history": [event_of(e) for e in detail.events],
+        "history": [event_of(row) for row in history_rows(detail.events)],
     }
 
 
@@ -202,7 +208,11 @@ def student_as_of(request: HttpRequest, student_id: int, on: date):
     require_permission(user, Permission.STUDENT_VIEW)
     event = selectors.status_as_of(user, student_id=student_id, on=on)
     note_read(user, [student_id], kind=ReadKind.AS_OF, on=on.isoformat())
-    return {"date": on, "found": event is not None, "event": event_of(event) if event else None}
+    return {
+        "date": on,
+        "found": event is not None,
+        "event": event_of(history_rows([event])[0]) if event else None,
+    }
 
 
 @router.post(

@@ -46,6 +46,10 @@ class NumberOut(Schema):
 
 class EventOut(Schema):
     kind: str
+    # What a person reads: the change type for a completed change (转学), else the kind.
+    title: str
+    # What the change did ("从A学校转入B学校", "年级由三年级改为二年级"); '' otherwise.
+    change: str
     effective_date: date
     occurred_at: datetime
     actor: str
@@ -58,6 +62,8 @@ class EventOut(Schema):
     class_name: str
     reason: str
     batch: str
+    change_type: str
+    request_id: int | None
 
 
 class StudentDetailOut(StudentRow):

@@ -24,8 +24,9 @@ from xueji.accounts.rules import Permission
 from xueji.audit.reads import ReadKind, note_read
 from xueji.divisions.models import CodeTable
 from xueji.divisions.selectors import code_names, division_full_name
+from xueji.enrolment.history import history_rows
 from xueji.enrolment.models import Programme
-from xueji.enrolment.rules import EventKind, StatusState, is_frozen
+from xueji.enrolment.rules import StatusState, is_frozen
 from xueji.errors import Conflict, DomainError, NotFound, ValidationFailed
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, SEPARATE_PREFIX, Stage
@@ -207,16 +208,7 @@ def student_detail_view(request: HttpRequest, student_id: int) -> HttpResponse:
         }
         for guardian in student.guardians.all()
     ]
-    events = [
-        {
-            "event": event,
-            "kind": _label(EventKind, event.kind),
-            "from_state": _label(StatusState, event.from_state),
-            "to_state": _label(StatusState, event.to_state),
-            "grade": _grade_name(event.grade),
-        }
-        for event in detail.events
-    ]
+    events = history_rows(detail.events)
     return render(
         request,
         "students/detail.html",

@@ -35,9 +35,7 @@ def overdue(held, make_student, other_school_user):
     request = file_transfer(other_school_user, make_student())
     held.go(DUE + timedelta(days=5))
     services.steps_overdue_sweep()
-    step = ApprovalStep.objects.select_related("unit").get(
-        request=request, state=StepState.PENDING
-    )
+    step = ApprovalStep.objects.select_related("unit").get(request=request, state=StepState.PENDING)
     return request, step
 
 

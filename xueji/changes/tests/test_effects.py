@@ -774,7 +774,10 @@ def test_placement_in_a_specialised_school_keeps_the_record_here_by_default(
     record = record_of(student)
     assert (record.school_id, record.placement_school_id) == (junior.pk, specialised.pk)
     assert record.state == StatusState.ENROLLED
-    assert last_event(student).detail == {"placement_school": specialised.code}
+    assert last_event(student).detail == {
+        "placement_school": specialised.code,
+        "placement_school_name": specialised.name,
+    }
 
 
 def test_placement_moves_the_record_when_the_province_says_so(make_student, handlers, specialised):

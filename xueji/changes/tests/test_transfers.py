@@ -303,7 +303,12 @@ def test_completion_moves_the_record_in_one_event(
     assert event.request_id == request.pk
     assert event.school_id == other_school.pk
     assert event.effective_date == date(2026, 2, 13)
-    assert event.detail == {"from_school": school.code, "to_school": other_school.code}
+    assert event.detail == {
+        "from_school": school.code,
+        "from_school_name": school.name,
+        "to_school": other_school.code,
+        "to_school_name": other_school.name,
+    }
     assert [m["kind"] for m in event.materials] == ["application"]
     assert AuditEvent.objects.filter(action="change.complete", object_id=str(request.pk)).count()
     # the sending school no longer sees the student; the receiving school does
