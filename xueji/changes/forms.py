@@ -106,6 +106,18 @@ class RequestFilterForm(StyledForm):
     state = forms.ChoiceField(
         label=_("办理状态"), required=False, choices=[_ANY, *RequestState.choices]
     )
+    # The home page's figures link here (xueji.changes.selectors.STEP_FILTERS).
+    step = forms.ChoiceField(
+        label=_("待办环节"),
+        required=False,
+        choices=[
+            _ANY,
+            ("mine", _("本单位待办")),
+            ("mine_overdue", _("本单位待办（超期）")),
+            ("area", _("辖区待办")),
+            ("area_overdue", _("辖区待办（超期）")),
+        ],
+    )
 
 
 # ---------------------------------------------------------------- starting a transfer

@@ -3,15 +3,46 @@
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from xueji import clock
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
+from xueji.accounts.scope import scope_for
 
 from .models import ApprovalStep, ChangeRequest, Material
 from .rules import RequestState, StepState
 from .services import access_request, may_handle, requests_visible_q
+
+# Which pending steps the request list and the home page's figures count: at the actor's
+# own unit, or anywhere in its subtree (its own unit included); optionally only the overdue.
+STEP_FILTERS = ("mine", "mine_overdue", "area", "area_overdue")
+
+
+def _pending_steps_q(actor, *, where: str) -> Q:
+    """Pending steps of open requests at the actor's unit (``where`` "mine") or in its
+    subtree ("area"): the unit's area prefix under the actor's, its school for a school."""
+    if where == "mine":
+        at = Q(unit_id=getattr(actor, "unit_id", None))
+    else:
+        at = scope_for(actor).q(area_field="unit__area_prefix", school_field="unit__school_id")
+    return at & Q(state=StepState.PENDING, request__state=RequestState.OPEN)
+
+
+def step_counts(actor, *, today: date | None = None) -> dict[str, int]:
+    """Pending steps of open requests, at the actor's unit and in its whole subtree, and how
+    many of each are past their deadline: one query. Keys as ``STEP_FILTERS``; the request
+    list filtered by the same key lists exactly these (one pending step per open request)."""
+    require_permission(actor, Permission.CHANGE_VIEW)
+    today = today or clock.today()
+    mine = Q(unit_id=getattr(actor, "unit_id", None))
+    late = Q(due_date__lt=today)
+    return ApprovalStep.objects.filter(_pending_steps_q(actor, where="area")).aggregate(
+        mine=Count("pk", filter=mine),
+        mine_overdue=Count("pk", filter=mine & late),
+        area=Count("pk"),
+        area_overdue=Count("pk", filter=late),
+    )
 
 
 def request_list(
@@ -21,13 +52,26 @@ def request_list(
     change_type: str = "",
     q: str = "",
     school_id: int | None = None,
+    step: str = "",
+    today: date | None = None,
 ) -> QuerySet[ChangeRequest]:
-    """Requests visible to the actor, newest first; filters by state, type, student."""
+    """Requests visible to the actor, newest first; filters by state, type, student, and
+    ``step`` (one of ``STEP_FILTERS``: a pending step at the actor's unit or in its
+    subtree, optionally overdue)."""
     require_permission(actor, Permission.CHANGE_VIEW)
     visible = ChangeRequest.objects.filter(requests_visible_q(actor)).values("pk")
     qs = ChangeRequest.objects.filter(pk__in=visible).select_related(
         "student", "school", "target_school"
     )
+    if step in STEP_FILTERS:
+        today = today or clock.today()
+        where, _sep, overdue = step.partition("_")
+        pending = ApprovalStep.objects.filter(
+            _pending_steps_q(actor, where=where), request_id=OuterRef("pk")
+        )
+        if overdue:
+            pending = pending.filter(due_date__lt=today)
+        qs = qs.filter(Exists(pending))
     if state:
         qs = qs.filter(state=state)
     if change_type:

@@ -194,6 +194,7 @@ def request_list_view(request: HttpRequest) -> HttpResponse:
         state=filters.get("state", ""),
         change_type=filters.get("change_type", ""),
         q=filters.get("q", ""),
+        step=filters.get("step", ""),
     )
     paginator = Paginator(_with_pending(requests), PAGE_SIZE)
     page_obj = paginator.get_page(request.GET.get("page"))

@@ -30,6 +30,8 @@ from xueji.accounts.rules import Permission
 from xueji.enrolment.selectors import roll_summary
 from xueji.errors import DomainError, NotFound
 
+from .dashboard import dashboard
+
 # ---------------------------------------------------------------- shared by every page
 
 
@@ -140,13 +142,14 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @page
 def home(request: HttpRequest) -> HttpResponse:
-    """The start page of the signed-in unit: counts of its area, or of its school."""
+    """The start page of the signed-in unit: what waits for it and its subtree (the
+    dashboard), then the counts of its area, or of its school."""
     user = cast(User, request.user)
     unit = user.unit
     sees_counts = has_permission(user, Permission.STUDENT_VIEW) or has_permission(
         user, Permission.STATISTICS_VIEW
     )
-    context: dict = {"unit": unit, "sees_counts": sees_counts}
+    context: dict = {"unit": unit, "sees_counts": sees_counts, "board": dashboard(user)}
     if unit is not None and sees_counts:
         context.update(roll_summary(user))
     if unit is not None and has_permission(user, Permission.AUDIT_VIEW):
