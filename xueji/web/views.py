@@ -152,6 +152,13 @@ def home(request: HttpRequest) -> HttpResponse:
     context: dict = {"unit": unit, "sees_counts": sees_counts, "board": dashboard(user)}
     if unit is not None and sees_counts:
         context.update(roll_summary(user))
+        # Divisions without a school are named in one line under the table, not listed as
+        # rows of zeros (the nation's table was 31 rows, most of them empty).
+        context["empty_areas"] = [
+            str(row["name"])
+            for row in context.get("area_rows") or []
+            if not row["schools"] and not row["on_roll"]
+        ]
     if unit is not None and has_permission(user, Permission.AUDIT_VIEW):
         from xueji.audit.trail import home_summary
 

@@ -350,3 +350,17 @@ def test_the_home_page_shows_the_dashboard_above_the_table(tree):
     assert body.index("本单位及辖区待办") < body.index("辖区学校与学生")
     assert "辖区待办环节（含本单位）" in body
     assert 'href="/changes/?step=area_overdue"' in body
+
+
+def test_divisions_without_schools_are_named_once_not_listed_as_zeros(
+    client, national_user, school, other_school
+):
+    client.force_login(national_user)
+    response = client.get("/")
+    body = response.content.decode()
+    assert "北京市" in response.context["empty_areas"]
+    assert "广东省" not in response.context["empty_areas"]
+    # no table row for 北京市, one line naming it
+    assert '<th scope="row" class="fw-normal">北京市</th>' not in body
+    assert '<th scope="row" class="fw-normal">广东省</th>' in body
+    assert "暂无学校：" in body and "北京市" in body
