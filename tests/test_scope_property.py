@@ -37,13 +37,13 @@ from xueji.archives.models import ArchiveBackup, ArchiveDocument
 from xueji.archives.permissions import access_archive, held_in_scope_q
 from xueji.archives.selectors import backups_of_school
 from xueji.audit.models import EarlyWarning, WarningRole
-from xueji.audit.warnings import warning_raise, warnings_for, warnings_in_scope
+from xueji.audit.warnings import warning_counts, warning_raise, warnings_for, warnings_in_scope
 from xueji.changes import services as change_services
 from xueji.changes.ledger import cases_in_scope, dropout_case_list
 from xueji.changes.models import ApprovalStep, ChangeRequest, DropoutCase, RuleSet
 from xueji.changes.rules import ChangeType, Channel, RequestState, StepState
 from xueji.changes.rulesets import rulesets_visible
-from xueji.changes.selectors import queue_count, request_list, review_queue
+from xueji.changes.selectors import queue_count, request_list, review_queue, step_counts
 from xueji.enrolment.batches import batch_runs_visible
 from xueji.enrolment.models import BatchKind, BatchRun, StatusRecord
 from xueji.enrolment.rules import ON_ROLL
@@ -61,7 +61,7 @@ from xueji.students.services import student_register
 from xueji.verification import services as campaign_services
 from xueji.verification.models import Campaign, SchoolConfirmation
 from xueji.verification.permissions import campaigns_visible, confirmations_visible
-from xueji.verification.selectors import campaign_list, campaign_progress
+from xueji.verification.selectors import campaign_list, campaign_progress, open_campaigns
 
 pytestmark = pytest.mark.django_db
 
@@ -356,6 +356,7 @@ class Rows:
     request_sides: list[tuple[int, int, int | None]]
     step_units: dict[int, set[int]]
     pending_steps: list[tuple[int, int]]  # (step id, unit id), of open requests
+    step_requests: dict[int, int]  # step id → request id
     findings: list[tuple[int, int]]
     campaigns: list[tuple[int, str]]
     confirmations: list[tuple[int, int, int]]  # (id, campaign id, school id)
@@ -387,6 +388,7 @@ class Rows:
                 ChangeRequest.objects.values_list("pk", "school_id", "target_school_id")
             ),
             step_units=step_units,
+            step_requests=dict(ApprovalStep.objects.values_list("pk", "request_id")),
             pending_steps=list(
                 ApprovalStep.objects.filter(
                     state=StepState.PENDING, request__state=RequestState.OPEN
@@ -485,6 +487,13 @@ def check_every_selector(world: World) -> None:
         pending = {pk for pk, step_unit in rows.pending_steps if step_unit == unit_id}
         assert ids(review_queue(actor)) == pending, where
         assert queue_count(actor) == len(pending), where
+        # the home page's figures and the lists they open (/changes/?step=…)
+        area_steps = {pk for pk, step_unit in rows.pending_steps if within(step_unit, unit_id)}
+        figures = step_counts(actor)
+        assert (figures["mine"], figures["area"]) == (len(pending), len(area_steps)), where
+        for step, steps in (("mine", pending), ("area", area_steps)):
+            expected = {rows.step_requests[pk] for pk in steps}
+            assert ids(request_list(actor, step=step)) == expected, (where, step)
 
         # findings
         findings = {pk for pk, finding_unit in rows.findings if within(finding_unit, unit_id)}
@@ -509,6 +518,7 @@ def check_every_selector(world: World) -> None:
             or province == ""
         }
         assert ids(campaigns_visible(actor)) == campaigns, where
+        opened = {item.campaign.pk: item.schools for item in open_campaigns(actor)}
         for campaign in campaign_list(actor):
             mine = {
                 pk
@@ -517,6 +527,8 @@ def check_every_selector(world: World) -> None:
             }
             assert ids(confirmations_visible(actor, campaign)) == mine, where
             assert campaign.schools_in_scope == len(mine), (where, campaign.pk)
+            if campaign.state == "open":
+                assert opened.get(campaign.pk, 0) == len(mine), (where, campaign.pk)
             assert campaign_progress(actor, campaign.pk).total.schools == len(mine), where
 
         # archives: documents by their holder (a school, or an authority while abroad)
@@ -551,6 +563,10 @@ def check_every_selector(world: World) -> None:
         assert ids(warnings_in_scope(actor)) == area_warnings, where
         own_warnings = {pk for pk, w_unit, _role in rows.warnings if w_unit == unit_id}
         assert ids(warnings_for(actor)) == own_warnings, where
+        assert warning_counts(actor) == {
+            "mine": len(own_warnings),
+            "area": len(area_warnings),
+        }, where
 
         # accounts: the admin lists and the security page read the same subtree
         accounts = {pk for pk, u, _locked in rows.users if within(u, unit_id)}
