@@ -261,7 +261,8 @@ def archive_file_materials(
     Each material becomes a document that refers to the material's own stored file (files
     are never replaced, so no copy is needed) with its SHA-256 and the request as its source.
     ``materials`` are dicts of ``kind`` (a ``DocumentKind``), ``title``, ``file`` (the storage
-    name), ``file_name``, ``content_type``, ``size`` and ``sha256``. Filing the same request
+    name), ``file_name``, ``content_type``, ``size``, ``sha256`` and optionally
+    ``uploaded_by`` (the document's uploader; the actor otherwise). Filing the same request
     again adds nothing already filed (same request and SHA-256). One audit event.
     """
     if holder.school is None and holder.unit is None:
@@ -291,7 +292,9 @@ def archive_file_materials(
                     size=material["size"],
                     sha256=material["sha256"],
                     created_at=now,
-                    created_by_username=_username(actor),
+                    # Who uploaded the file with the request (the filing is the actor's,
+                    # in the audit event).
+                    created_by_username=(material.get("uploaded_by") or _username(actor))[:150],
                     source_request_id=request_id,
                 )
             )

@@ -411,6 +411,7 @@ def _file_materials(*, actor: Any, request: Any, from_school: School) -> None:
                 "content_type": material.content_type,
                 "size": material.size,
                 "sha256": material.sha256,
+                "uploaded_by": material.uploaded_by,
             }
             for material, title in zip(materials, titles, strict=True)
         ],

@@ -84,6 +84,7 @@ def test_the_transfer_materials_are_in_the_archive_of_the_receiving_school(
     assert document.source_request_id == request.pk
     assert (document.sha256, document.size) == (material.sha256, material.size)
     assert document.title == "转学：申请表"
+    assert document.created_by_username == material.uploaded_by != ""
     assert default_storage.exists(document.file.name)
     # the receiving school lists and downloads it
     archive = archive_documents(other_school_user, student_id=student.pk)
