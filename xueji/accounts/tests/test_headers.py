@@ -133,6 +133,8 @@ def _production_environment() -> dict[str, str]:
         XUEJI_SECRET_KEY="prod-test-" + "k" * 60,
         XUEJI_FIELD_KEYS="1:" + "A" * 43,
         XUEJI_BLIND_INDEX_KEY="prod-test-index-" + "i" * 40,
+        # The audit checkpoints' own Ed25519 seed (32 bytes, base64url); unset, audit.W001.
+        XUEJI_AUDIT_SIGNING_KEY="S" * 43,
         DATABASE_URL="postgresql://xueji@127.0.0.1:1/xueji",
         XUEJI_ALLOWED_HOSTS="xueji.example.cn",
         # A deployment plugs in its SMS gateway (the outbox would warn, portal.W001).

@@ -18,7 +18,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from xueji import clock
 from xueji.accounts.services import SystemActor
-from xueji.audit.chain import CONTENT_FIELDS, GENESIS, link_hash, triggers_disabled
+from xueji.audit.chain import CONTENT_FIELDS, GENESIS, link_hash, partition_for, triggers_disabled
 from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditPurge
 from xueji.audit.retention import PurgeRefused, audit_purge
@@ -73,8 +73,13 @@ def verify_command() -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def trail(db, school_user, county_user):
-    """Rows in two partitions (two actors), by single and bulk appends."""
+def trail(db, school_user, county_user, settings):
+    """Rows in three partitions (two actors and a job), by single and bulk appends. Enough
+    partitions that each actor's id is its own chain: with 16, a clerk whose id happened to
+    be a multiple of 16 shared the job's chain, and the job's later row then named the
+    deletion of the clerk's last one (a PostgreSQL flake, its ids grow between tests)."""
+    settings.XUEJI = {**settings.XUEJI, "AUDIT_CHAIN_PARTITIONS": 1_000_003}
+    assert len({partition_for(school_user.pk), partition_for(county_user.pk), 0}) == 3
     write(school_user, 3)
     write(county_user, 2)
     write(school_user, 4, many=True)
