@@ -133,6 +133,7 @@ class RollQuery(Schema):
     summary=_("学校的核准名册（按学生编号的键集分页）"),
 )
 def get_roll(request: HttpRequest, campaign_id: int, school_id: int, query: Query[RollQuery]):
+    services.roll_refresh(actor=request.auth, campaign_id=campaign_id, school_id=school_id)  # type: ignore[attr-defined]
     roll = selectors.school_roll(
         request.auth,  # type: ignore[attr-defined]
         campaign_id,

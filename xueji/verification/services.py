@@ -39,7 +39,7 @@ from xueji.schools.rules import SEPARATE_PREFIX, SchoolState
 from xueji.students.models import BasicInfoRevision
 
 from .models import Campaign, RollMark, SchoolConfirmation
-from .permissions import access_campaign, own_school_id
+from .permissions import access_campaign, access_confirmation, own_school_id
 from .rules import (
     CONFIRMATION_SUBJECT,
     MARK_BATCH_LIMIT,
@@ -423,6 +423,73 @@ def _ensure_roll(confirmation: SchoolConfirmation, *, actor: Any, now: datetime)
     confirmation.roll_opened_at = now
     confirmation.state = ConfirmationState.IN_PROGRESS
     confirmation.save(update_fields=["roll_opened_at", "state"])
+    return True
+
+
+def _unasked(school_id: int, campaign_id: int) -> QuerySet[StatusRecord]:
+    """Students on the school's roll with no mark anywhere in the campaign: the ones the
+    roll still has to ask about (a student already marked at another school was
+    confirmed this semester)."""
+    return _on_roll(school_id).exclude(
+        Exists(RollMark.objects.filter(campaign_id=campaign_id, student_id=OuterRef("student_id")))
+    )
+
+
+def _roll_stale(confirmation: SchoolConfirmation) -> bool:
+    """Whether the school's roll lags behind its status records: before the roll is opened,
+    its count differs from the students to ask about; once opened, a student on the roll
+    has no mark yet (registered or transferred in since), or an unmarked mark is of a
+    student who has left."""
+    campaign_id, school_id = confirmation.campaign_id, confirmation.school_id
+    if confirmation.roll_opened_at is None:
+        return _unasked(school_id, campaign_id).count() != confirmation.total
+    if _unasked(school_id, campaign_id).exists():
+        return True
+    if (
+        RollMark.objects.filter(campaign_id=campaign_id, mark=Mark.UNMARKED)
+        .exclude(school_id=school_id)
+        .filter(student_id__in=_on_roll(school_id).values("student_id"))
+        .exists()
+    ):
+        return True
+    return (
+        RollMark.objects.filter(campaign_id=campaign_id, school_id=school_id, mark=Mark.UNMARKED)
+        .exclude(Exists(_on_roll(school_id).filter(student_id=OuterRef("student_id"))))
+        .exists()
+    )
+
+
+def roll_refresh(*, actor: Any, campaign_id: int, school_id: int) -> bool:
+    """Bring a school's roll up to date before it is shown (page or API), so the list, its
+    counts and the sign-off button agree with the school's status records: students
+    registered or transferred in since the roll was opened appear unmarked, unmarked
+    students who left are dropped. Before the roll is opened only its count is brought
+    up to date. Nothing happens once the school signed off or the campaign closed (the
+    roll is then what was confirmed). ``True`` when something changed. The viewer must
+    see the roll (the school or an authority above it; else not found)."""
+    campaign = access_campaign(actor, campaign_id)
+    access_confirmation(actor, campaign, school_id)
+    if campaign.state != CampaignState.OPEN:
+        return False
+    current = SchoolConfirmation.objects.filter(campaign=campaign, school_id=school_id).first()
+    if current is None or current.state == ConfirmationState.SIGNED_OFF:
+        return False
+    if not _roll_stale(current):
+        return False
+    with transaction.atomic():
+        confirmation = (
+            SchoolConfirmation.objects.select_for_update()
+            .select_related("school")
+            .get(pk=current.pk)
+        )
+        if confirmation.state == ConfirmationState.SIGNED_OFF:
+            return False
+        if confirmation.roll_opened_at is None:
+            confirmation.total = confirmation.unmarked = _unasked(school_id, campaign.pk).count()
+            confirmation.save(update_fields=["total", "unmarked"])
+        else:
+            _roll_sync(confirmation, actor=actor)
+            _recount(confirmation)
     return True
 
 

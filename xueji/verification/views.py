@@ -266,6 +266,8 @@ def roll_view(request: HtmxHttpRequest, campaign_id: int, school_id: int) -> Htt
     user = _user(request)
     query = {key: request.GET.get(key, "") for key in ("grade", "class_name", "mark")}
     search = request.GET.get("q", "").strip()[:64]
+    # Students registered since the roll was opened are on it (unmarked) before it is shown.
+    services.roll_refresh(actor=user, campaign_id=campaign_id, school_id=school_id)
     roll = selectors.school_roll(user, campaign_id, school_id, **query, search=search)
     form = RollFilterForm(request.GET or None, grades=roll.grades, classes=roll.classes)
     page_obj = Paginator(roll.marks, ROLL_PAGE_SIZE).get_page(request.GET.get("page"))

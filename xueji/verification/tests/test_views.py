@@ -346,3 +346,65 @@ def test_the_progress_headings_follow_the_language(schools, open_campaign, count
     # the level's name was translated once, at import: "By 学校" on an English page
     heading = re.search(r'<h2 id="table-title">([^<]*)</h2>', page).group(1)
     assert heading.startswith("By ") and not re.search(r"[\u4e00-\u9fff]", heading)
+
+
+# ----------------------------------------------------------------- late registrations
+
+
+def test_students_registered_after_the_roll_was_opened_are_on_it_unmarked(
+    schools, enrol, open_campaign, school_user, county_user
+):
+    """The roll, its counts and the sign-off button agree: students registered after the
+    clerk opened the roll are listed unmarked and sign-off is not offered (issue 11 #2)."""
+    early = enrol(schools.tianhe, 2)
+    campaign = open_campaign("44")
+    client = client_for(school_user)
+    client.post(f"/verification/{campaign.pk}/roll/all-present/")
+    late = enrol(schools.tianhe, 3)
+    page = client.get(roll_url(campaign, schools.tianhe)).content.decode()
+    for student in [*early, *late]:
+        assert f'id="roll-{student.pk}"' in page
+    assert re.search(r'data-count="unmarked">3<', page)
+    assert re.search(r'data-count="total">5<', page)
+    assert re.search(r'id="sign-off"[^>]*disabled', page)
+    unmarked = client.get(roll_url(campaign, schools.tianhe) + "?mark=unmarked").content.decode()
+    assert sorted(int(n) for n in re.findall(r'id="roll-(\d+)"', unmarked)) == sorted(
+        s.pk for s in late
+    )
+    # The county reads the same roll.
+    county = client_for(county_user).get(roll_url(campaign, schools.tianhe)).content.decode()
+    assert re.search(r'data-count="unmarked">3<', county)
+
+
+def test_before_the_roll_is_opened_its_count_includes_late_registrations(
+    schools, enrol, open_campaign, school_user
+):
+    campaign = open_campaign("44")  # no students yet: 0 on the roll
+    enrol(schools.tianhe, 2)
+    page = client_for(school_user).get(roll_url(campaign, schools.tianhe)).content.decode()
+    assert re.search(r'data-count="unmarked">2<', page)
+    assert re.search(r'id="sign-off"[^>]*disabled', page)
+
+
+def test_the_api_roll_lists_late_registrations(schools, enrol, open_campaign, school_user):
+    enrol(schools.tianhe, 1)
+    campaign = open_campaign("44")
+    services.roll_mark_all_present_except(actor=school_user, campaign_id=campaign.pk)
+    late = enrol(schools.tianhe, 1)[0]
+    client = client_for(school_user)
+    body = client.get(f"/api/campaigns/{campaign.pk}/schools/{schools.tianhe.pk}/roll").json()
+    assert body["confirmation"]["unmarked"] == 1
+    assert [i["mark"] for i in body["items"] if i["student_id"] == late.pk] == ["unmarked"]
+
+
+def test_a_signed_off_roll_is_not_changed_by_later_registrations(
+    schools, enrol, open_campaign, school_user
+):
+    enrol(schools.tianhe, 1)
+    campaign = open_campaign("44")
+    services.roll_mark_all_present_except(actor=school_user, campaign_id=campaign.pk)
+    services.school_sign_off(actor=school_user, campaign_id=campaign.pk)
+    enrol(schools.tianhe, 1)
+    page = client_for(school_user).get(roll_url(campaign, schools.tianhe)).content.decode()
+    assert re.search(r'data-count="total">1<', page)
+    assert RollMark.objects.filter(campaign=campaign).count() == 1
