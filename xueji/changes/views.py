@@ -542,15 +542,24 @@ def _my_pending_step(user: User, step_id: int) -> ApprovalStep:
 
 
 def _handled(request: HtmxHttpRequest, step_id: int, message: str, change: ChangeRequest):
-    """After a decision: the handled card (htmx) or back where the reviewer came from."""
-    if request.htmx:
+    """After a decision: in the queue (htmx), the handled card in place of the pending one;
+    anywhere else (the request's page shows its state, steps and materials, all changed by
+    the decision) the page the reviewer came from is loaded again, so nothing on it is
+    stale: an htmx redirect, or a plain one without JavaScript."""
+    queue = reverse("changes:queue")
+    next_url = _safe_next(request, queue)
+    if request.htmx and next_url.split("?", 1)[0] == queue:
         return render(
             request,
             "changes/_step_done.html",
             {"step_id": step_id, "message": message, "change": change},
         )
     messages.success(request, message)
-    return redirect(_safe_next(request, reverse("changes:queue")))
+    if request.htmx:
+        response = HttpResponse()
+        response["HX-Redirect"] = next_url
+        return response
+    return redirect(next_url)
 
 
 def _one_card(user: User, step_id: int) -> dict:

@@ -413,6 +413,61 @@ def test_approve_in_two_taps_with_htmx(transfer, chengdu):
     assert ApprovalStep.objects.get(request=transfer, seq=3).state == StepState.PENDING
 
 
+def _steps_table(page: str) -> list[tuple[str, str]]:
+    """(party, state) of each row of the detail page's steps table."""
+    table = page.split('id="s-steps"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
+    out = []
+    for row in rows:
+        party = re.search(r'<th scope="row"[^>]*>([^<]+)', row)
+        state = re.search(r'data-state="(\w+)"', row)
+        if party and state:
+            out.append((party.group(1).strip(), state.group(1)))
+    return out
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_deciding_on_the_request_page_shows_the_new_state_of_the_steps(transfer, chengdu, htmx):
+    """Approving from the request's own page reloads it: the steps table no longer says
+    待办理 for the step just approved, and the handling card is gone (issue 11 #3)."""
+    client = client_of(chengdu)
+    step = pending(transfer)
+    detail = f"/changes/{transfer.pk}/"
+    before = text(client.get(detail))
+    assert f'id="step-{step.pk}"' in before
+    assert ("转入地学籍主管部门", "pending") in _steps_table(before)
+    response = client.post(
+        f"/changes/steps/{step.pk}/approve/",
+        {"confirm": "1", "next": detail},
+        **(HTMX if htmx else {}),
+    )
+    if htmx:
+        assert response.status_code == 200 and response["HX-Redirect"] == detail
+    else:
+        assert response.status_code == 302 and response["Location"] == detail
+    after = text(client.get(detail))
+    assert "已同意，已转下一环节办理。" in after
+    assert f'id="step-{step.pk}"' not in after
+    states = _steps_table(after)
+    assert ("转入地学籍主管部门", "approved") in states
+    assert ("转出学校", "pending") in states
+
+
+def test_refusing_on_the_request_page_shows_the_refused_request(transfer, chengdu):
+    client = client_of(chengdu)
+    step = pending(transfer)
+    detail = f"/changes/{transfer.pk}/"
+    response = client.post(
+        f"/changes/steps/{step.pk}/refuse/",
+        {"refusal_reason": "no_place", "comment": "学位已满", "next": detail},
+        **HTMX,
+    )
+    assert response["HX-Redirect"] == detail
+    after = text(client.get(detail))
+    assert ("转入地学籍主管部门", "refused") in _steps_table(after)
+    assert "待办理" not in after.split('id="s-steps"', 1)[1].split("</table>", 1)[0]
+
+
 def test_cancel_brings_the_buttons_back(transfer, chengdu):
     step = pending(transfer)
     response = client_of(chengdu).get(
