@@ -1,15 +1,19 @@
 """The columns of the import files: key, Chinese header, code table, and whether required.
 
 The same list builds the downloadable template, maps headers when reading, and labels the
-error report, so the three can never disagree.
+error report, so the three can never disagree. Which student columns are required (and
+when) comes from ``xueji.students.validation.REQUIRED``, the rule the validation itself
+follows, so the template's marks and notes cannot disagree with it either.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from xueji.divisions.models import CodeTable
+from xueji.schools.validation import SCHOOL_REQUIRED
+from xueji.students.validation import REQUIRED
 
 
 @dataclass(frozen=True)
@@ -22,15 +26,23 @@ class Column:
     width: int = 14
     note: str | Promise = ""
     aliases: tuple[str, ...] = ()
+    # Required only in some rows: the condition, in words ('' = whenever required). A file
+    # may leave out a column that is required only conditionally.
+    required_if: str | Promise = ""
+
+    @property
+    def header_required(self) -> bool:
+        """Whether a file must have this column at all."""
+        return self.required and not self.required_if
 
 
-STUDENT_COLUMNS: tuple[Column, ...] = (
-    Column("school_code", "学校标识码", True, width=14, note=_("10位学校标识码")),
-    Column("name", "姓名", True, width=12, aliases=("学生姓名",)),
+_STUDENT_COLUMNS: tuple[Column, ...] = (
+    Column("school_code", "学校标识码", width=14, note=_("10位学校标识码")),
+    Column("name", "姓名", width=12, aliases=("学生姓名",)),
     Column("former_name", "曾用名"),
     Column("name_pinyin", "姓名拼音", note=_("可不填，系统自动生成")),
-    Column("sex", "性别", True, note=_("1 男，2 女"), width=8),
-    Column("birth_date", "出生日期", True, note="YYYY-MM-DD", width=12),
+    Column("sex", "性别", note=_("1 男，2 女"), width=8),
+    Column("birth_date", "出生日期", note="YYYY-MM-DD", width=12),
     Column("birthplace_code", "出生地", note=_("6位行政区划代码")),
     Column("native_place_code", "籍贯", note=_("6位行政区划代码")),
     Column(
@@ -62,11 +74,9 @@ STUDENT_COLUMNS: tuple[Column, ...] = (
     Column("household_place_code", "户口所在地", note=_("6位行政区划代码")),
     Column("household_type", "户口性质", code_table=CodeTable.HOUSEHOLD_TYPE, width=10),
     Column("health", "健康状况", code_table=CodeTable.HEALTH, width=10),
-    Column(
-        "grade", "年级", True, code_table=CodeTable.GRADE, note=_("11 一年级 … 33 高三"), width=8
-    ),
+    Column("grade", "年级", code_table=CodeTable.GRADE, note=_("11 一年级 … 33 高三"), width=8),
     Column("class_name", "班级", width=10),
-    Column("entry_date", "入学年月", True, note="YYYY-MM", width=10),
+    Column("entry_date", "入学年月", note="YYYY-MM", width=10),
     Column("entry_mode", "入学方式", code_table=CodeTable.ENTRY_MODE, width=10),
     Column(
         "attendance",
@@ -89,17 +99,30 @@ STUDENT_COLUMNS: tuple[Column, ...] = (
     Column("regular_class", "随班就读", note=_("是/否"), width=8),
 )
 
-SCHOOL_COLUMNS: tuple[Column, ...] = (
-    Column("code", "学校标识码", True, width=14),
-    Column("name", "学校名称", True, width=30),
-    Column("school_type", "学校类型", True, code_table=CodeTable.SCHOOL_TYPE, width=12),
+
+def _with_requirements(
+    columns: tuple[Column, ...], required: dict[str, str | Promise]
+) -> tuple[Column, ...]:
+    return tuple(
+        replace(c, required=c.key in required, required_if=required.get(c.key, "")) for c in columns
+    )
+
+
+STUDENT_COLUMNS = _with_requirements(_STUDENT_COLUMNS, REQUIRED)
+
+_SCHOOL_COLUMNS: tuple[Column, ...] = (
+    Column("code", "学校标识码", width=14),
+    Column("name", "学校名称", width=30),
+    Column("school_type", "学校类型", code_table=CodeTable.SCHOOL_TYPE, width=12),
     Column(
         "operator", "办学性质", code_table=CodeTable.OPERATOR, note=_("1 公办，2 民办"), width=10
     ),
-    Column("division_code", "所在区县", note=_("6位县级行政区划代码；单列学校不填"), width=12),
+    Column("division_code", "所在区县", note=_("6位县级行政区划代码"), width=12),
     Column("managing_level", "学籍主管层级", note=_("county/city/province，默认 county"), width=12),
     Column("address", "地址", width=30),
 )
+SCHOOL_COLUMNS = _with_requirements(_SCHOOL_COLUMNS, SCHOOL_REQUIRED)
+
 
 COLUMNS_BY_KIND = {"students": STUDENT_COLUMNS, "schools": SCHOOL_COLUMNS}
 

@@ -63,7 +63,7 @@ def _map_header(raw_header: list, columns: tuple[Column, ...]) -> list[str | Non
         if key:
             seen.add(key)
         keys.append(key)
-    missing = [c.header for c in columns if c.required and c.key not in seen]
+    missing = [c.header for c in columns if c.header_required and c.key not in seen]
     if missing:
         found = "、".join(str(c).strip() for c in raw_header if str(c).strip()) or _("（空）")
         raise ImportFileError(

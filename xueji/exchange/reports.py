@@ -58,8 +58,9 @@ def build_template(columns: tuple[Column, ...], *, example: dict | None = None) 
                     "error_message": _("请填写代码表中的代码（见“填写说明”）"),
                 },
             )
-        if column.note:
-            sheet.write_comment(0, index, str(column.note))
+        comment = "；".join(str(text) for text in (column.note, column.required_if) if text)
+        if comment:
+            sheet.write_comment(0, index, comment)
     if example:
         for index, column in enumerate(columns):
             value = example.get(column.key, "")
@@ -72,7 +73,9 @@ def build_template(columns: tuple[Column, ...], *, example: dict | None = None) 
     for row, column in enumerate(columns, start=1):
         listing = "；".join(f"{c}：{n}" for c, n in items.get(column.code_table, [])[:80])
         help_sheet.write_row(
-            row, 0, [column.header, _("是") if column.required else "", str(column.note), listing]
+            row,
+            0,
+            [column.header, required_text(column), str(column.note), listing],
         )
     book.close()
     return buffer.getvalue()
@@ -93,6 +96,13 @@ _FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 def _inert(value: str) -> str:
     """The value as typed in the import file, made harmless for a spreadsheet."""
     return "'" + value if value.startswith(_FORMULA_LEADS) else value
+
+
+def required_text(column: Column) -> str:
+    """The template notes' 必填 cell: 是, the condition under which it is required, or ''."""
+    if not column.required:
+        return ""
+    return str(column.required_if) if column.required_if else _("是")
 
 
 def error_report_csv(job: ImportJob) -> bytes:

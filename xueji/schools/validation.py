@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from xueji.errors import FieldError
 
@@ -29,6 +31,16 @@ class CleanSchool:
     managing_level: str
     listed_separately: bool
     address: str
+
+
+# What a school row must carry (the import template's marks and notes follow it):
+# key → the condition under which it is required ('' = always).
+SCHOOL_REQUIRED: dict[str, str | Promise] = {
+    "code": "",
+    "name": "",
+    "school_type": "",
+    "division_code": gettext_lazy("单列管理的学校（学校类型 901、902）不填，其余学校必填"),
+}
 
 
 def clean_school(

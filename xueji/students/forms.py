@@ -23,7 +23,7 @@ from xueji.web.forms import StyledForm, widget_css
 from .models import NonBasicSchema, Sex
 from .nonbasic import DEFAULT_SCHEMA_FIELDS
 from .selectors import StudentFilters
-from .validation import BASIC_KEYS, GUARDIAN_KEYS
+from .validation import BASIC_KEYS, GUARDIAN_KEYS, REQUIRED
 
 # Up to this many schools in scope, the school is picked from a list; above it (a province,
 # the nation), the 10-digit school code is typed instead of rendering thousands of options.
@@ -171,6 +171,13 @@ def _area(label) -> forms.CharField:
     )
 
 
+def _explain_conditions(form: StyledForm) -> None:
+    """A field required only under a condition says which (from ``REQUIRED``)."""
+    for key, condition in REQUIRED.items():
+        if condition and key in form.fields and not form.fields[key].help_text:
+            form.fields[key].help_text = condition
+
+
 class RegistrationForm(StyledForm):
     """Every basic field, one guardian, and the non-basic fields of the default schema.
 
@@ -224,7 +231,8 @@ class RegistrationForm(StyledForm):
     confirm_distinct = forms.BooleanField(label=_("我已核对，确认不是同一人"), required=False)
     reactivate = forms.BooleanField(required=False, widget=forms.HiddenInput())
 
-    marked_required = frozenset({"name", "sex", "birth_date", "school_code", "grade", "entry_date"})
+    # The * marks follow the validation's own rule (conditions shown as help texts).
+    marked_required = frozenset(REQUIRED)
 
     IDENTITY = (
         "name",
@@ -274,6 +282,7 @@ class RegistrationForm(StyledForm):
         choices["guardian_id_type"] = choices["id_type"]
         for key, values in choices.items():
             _set_choices(self, key, values)
+        _explain_conditions(self)
         for key, value in {
             "nationality": "CHN",
             "id_type": "1",
@@ -372,7 +381,6 @@ class CorrectionForm(StyledForm):
         help_text=_("如：户口簿登记的出生日期与学籍不一致，依据户口簿更正"),
     )
 
-    marked_required = frozenset({"reason"})
     FIELDS = (
         "name",
         "former_name",
@@ -392,8 +400,12 @@ class CorrectionForm(StyledForm):
         "health",
     )
 
+    # What a registration requires stays required when corrected (same rule, same marks).
+    marked_required = frozenset({"reason"} | (set(REQUIRED) & set(FIELDS)))
+
     def __init__(self, *args, stored: dict[str, str], masked_id: str, **kwargs) -> None:
         super().__init__(*args, initial={**stored, "id_number": ""}, **kwargs)
+        _explain_conditions(self)
         self.stored = stored
         _set_choices(self, "sex", [_BLANK, *Sex.choices])
         for key, table, blank in (

@@ -57,7 +57,24 @@ GUARDIAN_KEYS = (
     "guardian_id_number",
     "guardian_phone",
 )
-ID_TYPES_WITH_BIRTH = {IdType.RESIDENT_ID, IdType.RESIDENCE_PERMIT}
+ID_TYPES_WITH_BIRTH = {
+    IdType.RESIDENT_ID,
+    IdType.RESIDENCE_PERMIT,
+}  # What a registration must carry, in one place: the registration form's * marks (and the
+# correction form's), the import template's 必填 marks and notes, and the "cannot be
+# empty" refusals of ``clean_registration`` all follow it (a test checks each key).
+# key → the condition under which the field is required ('' = always).
+REQUIRED: dict[str, str | Promise] = {
+    "school_code": "",
+    "name": "",
+    "sex": "",
+    "birth_date": gettext_lazy("填写了居民身份证号或居住证号时可不填，取证件号中的出生日期"),
+    "ethnicity": gettext_lazy("国籍/地区为中国（CHN）时必填"),
+    "grade": "",
+    "entry_date": "",
+    "guardian_relation": gettext_lazy("填写了监护人时必填"),
+}
+
 _SEX_WORDS = {"1": "1", "男": "1", "m": "1", "M": "1", "2": "2", "女": "2", "f": "2", "F": "2"}
 _DATE_RE = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?$")
 _MONTH_RE = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})月?(?:[-/.](\d{1,2})日?)?$")
