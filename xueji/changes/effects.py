@@ -173,6 +173,21 @@ def is_special_education(record: StatusRecord) -> bool:
     return record.school.school_type == SchoolType.SPECIAL_EDUCATION or record.home_taught
 
 
+# The validators that read the student's record only (not what the form asks for): their
+# answer is known before anything is filled in, so the change is not even offered.
+RECORD_ONLY = frozenset({ChangeType.REPEAT, ChangeType.SKIP, ChangeType.DEMOTE})
+
+
+def eligibility(change_type: str, *, record: StatusRecord, rule: ChangeRule) -> list[FieldError]:
+    """The type's own refusals that depend on the record alone (a grade step past the end
+    of the stage, demotion outside special education)."""
+    if change_type not in RECORD_ONLY:
+        return []
+    return VALIDATORS[change_type](
+        Context(record=record, payload={}, target_school=None, rule=rule)
+    )
+
+
 def validate(
     change_type: str,
     *,

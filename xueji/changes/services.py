@@ -279,6 +279,62 @@ def _check_fileable(
     return errors
 
 
+def change_refusals(
+    change_type: str, *, record: StatusRecord, rule: ChangeRule, on: date
+) -> list[FieldError]:
+    """Everything that refuses this change for this student on ``on`` and is known before
+    a form is filled in: the province has not opened the type, the student's state, stage
+    or grade does not allow it, or a blocked period of the rule applies. The same checks
+    refuse a filing (``_open_request``), so what is offered is what would be accepted."""
+    return _check_fileable(
+        rule=rule, change_type=change_type, record=record, on=on
+    ) + effects.eligibility(change_type, record=record, rule=rule)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A change type for one student: offered (no refusals), or why not."""
+
+    change_type: str
+    refusals: list[FieldError]
+
+    @property
+    def offered(self) -> bool:
+        return not self.refusals
+
+    @property
+    def label(self) -> str:
+        return str(ChangeType(self.change_type).label)
+
+    @property
+    def reasons(self) -> str:
+        return "；".join(dict.fromkeys(str(e.message) for e in self.refusals))
+
+
+def change_offers(
+    record: StatusRecord, *, types: Iterable[str], on: date | None = None, province_code: str = ""
+) -> list[Offer]:
+    """For each of ``types``, whether the student may have it filed now under the rules in
+    force of ``province_code`` (default: the student's school's province), and if not, why
+    (``change_refusals``). The rule sets are read once."""
+    on = on or clock.today()
+    at = clock.now()
+    province_code = province_code or record.school.province_code
+    national = ruleset_in_force("", at=at)
+    province = ruleset_in_force(province_code, at=at) if province_code else None
+    offers = []
+    for change_type in types:
+        rule = effective_rule(
+            change_type,
+            national=national.rules if national else {},
+            province=province.rules if province else None,
+        )
+        offers.append(
+            Offer(change_type, change_refusals(change_type, record=record, rule=rule, on=on))
+        )
+    return offers
+
+
 def _open_request(
     *,
     actor: Any,

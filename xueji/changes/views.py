@@ -447,9 +447,15 @@ def change_new(request: HttpRequest) -> HttpResponse:
         "record": record,
         "grade_name": _grade_name(record.grade),
         "open_request": selectors.open_request_of(student.pk),
-        "types": FILEABLE_TYPES,
     }
-    if change_type not in ChangeType.values or change_type == ChangeType.TRANSFER:
+    # Only the changes the student's state, stage and grade and the province's rules allow
+    # now are offered; the others are listed with the rule that excludes them.
+    offers = services.change_offers(record, types=FILEABLE_TYPES)
+    context["offers"] = [offer for offer in offers if offer.offered]
+    context["excluded"] = [offer for offer in offers if not offer.offered]
+    chosen = next((offer for offer in offers if offer.change_type == change_type), None)
+    if chosen is None or not chosen.offered:
+        context["refused"] = chosen
         return render(request, "changes/change_types.html", context)
     province = record.school.province_code
     in_force = services.rule_in_force(change_type, province_code=province, at=clock.now())

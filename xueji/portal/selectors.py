@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from xueji import clock
 from xueji.changes.models import ApprovalStep, ChangeRequest, Material
 from xueji.changes.rules import ChangeType, MaterialKind, RefusalReason, RequestState, StepState
-from xueji.changes.services import rule_in_force
+from xueji.changes.services import change_offers, rule_in_force
 from xueji.divisions.selectors import division_full_name, division_names
 from xueji.enrolment.models import StatusRecord
 from xueji.schools.models import School
@@ -51,6 +51,9 @@ class StudentView:
     state: str
     state_label: str
     open_request_id: int | None
+    # Why a transfer cannot be applied for now (the student's state, a blocked period of
+    # the rules in force in the student's province), known before any form is filled in.
+    transfer_refusals: tuple[str, ...] = ()
 
 
 def student_view(guardian: GuardianActor) -> StudentView:
@@ -70,7 +73,16 @@ def student_view(guardian: GuardianActor) -> StudentView:
         state=record.state,
         state_label=str(record.get_state_display()),
         open_request_id=open_request,
+        transfer_refusals=transfer_refusals(record),
     )
+
+
+def transfer_refusals(record: StatusRecord) -> tuple[str, ...]:
+    """The rules that refuse the student's transfer today, in words (empty: it may be
+    applied for). Read under the rules in force in the student's own province; the
+    application itself is checked again under the receiving province's."""
+    (offer,) = change_offers(record, types=[ChangeType.TRANSFER])
+    return tuple(dict.fromkeys(str(error.message) for error in offer.refusals))
 
 
 def _area_name(code: str) -> str:

@@ -219,6 +219,14 @@ def apply_view(request: HtmxHttpRequest, guardian: GuardianActor) -> HttpRespons
     if student.open_request_id is not None:
         messages.info(request, _("该学生已有一项正在办理的转学申请，办结或撤回后才能再申请。"))
         return redirect("portal:request", request_id=student.open_request_id)
+    if student.transfer_refusals:
+        # Known before anything is filled in or uploaded: say it instead of the form.
+        return _render(
+            request,
+            "portal/apply.html",
+            {"student": student, "refusals": student.transfer_refusals},
+            status=409 if request.method == "POST" else 200,
+        )
     record = _record(guardian)
     data = request.POST if request.method == "POST" else request.GET
     destination = _destination_of(record, data)

@@ -175,7 +175,7 @@ def _explain_conditions(form: StyledForm) -> None:
     """A field required only under a condition says which (from ``REQUIRED``)."""
     for key, condition in REQUIRED.items():
         if condition and key in form.fields and not form.fields[key].help_text:
-            form.fields[key].help_text = condition
+            form.fields[key].help_text = str(condition)
 
 
 class RegistrationForm(StyledForm):

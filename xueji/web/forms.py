@@ -37,10 +37,9 @@ class StyledForm(forms.Form):
                 attrs["aria-invalid"] = "true"
 
     def add_field_errors(self, errors: list[FieldError]) -> None:
-        """Place a service's field errors next to their fields (others above the form)."""
+        """Place a service's field errors next to their fields; the others above the form,
+        as their message says them (a message names its field and rule in words: the
+        internal field key, "stage" say, is never shown)."""
         for error in errors:
             field = error.field if error.field in self.fields else None
-            message = str(error.message)
-            if field is None and error.field:
-                message = f"{error.field}：{message}"
-            self.add_error(field, message)
+            self.add_error(field, str(error.message))

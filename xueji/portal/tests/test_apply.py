@@ -360,3 +360,46 @@ def test_a_transfer_the_school_filed_is_shown_but_not_withdrawn_by_the_guardian(
         portal_material_add(guardian=guardian, request_id=filed.pk, uploads=[("other", pdf())])
     filed.refresh_from_db()
     assert filed.state == RequestState.OPEN
+
+
+# ----------------------------------------------------------------- known before the form
+
+
+def test_a_first_graders_guardian_is_told_before_the_form(family, held):
+    """In the autumn semester a first-grader cannot transfer (起始年级第一学期不办理转学):
+    the home page says so in place of the apply button, the apply page instead of the form,
+    and a posted form with files is refused without saving anything (issue 11 #6)."""
+    from xueji.enrolment.models import StatusRecord
+
+    StatusRecord.objects.filter(pk=family.student.pk).update(grade="11")
+    held.now = held.now.replace(year=2026, month=10, day=13)
+    guardian_client = Client()
+    sign_in(guardian_client, family)
+    home = guardian_client.get("/portal/home/").content.decode()
+    assert "起始年级第一学期不办理转学" in home
+    assert 'href="/portal/apply/"' not in home
+    page = guardian_client.get("/portal/apply/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "起始年级第一学期不办理转学" in text
+    assert 'name="reason"' not in text and 'type="file"' not in text
+    posted = apply(guardian_client, SchoolFactory(name="天河区第三小学", division_code="440106"))
+    assert posted.status_code == 409
+    assert "起始年级第一学期不办理转学" in posted.content.decode()
+    assert not ChangeRequest.objects.filter(student_id=family.student.pk).exists()
+    assert not Material.objects.exists()
+
+
+def test_a_suspended_students_guardian_is_told_why_on_the_home_page(guardian_client, family):
+    from xueji.enrolment.models import StatusRecord
+
+    StatusRecord.objects.filter(pk=family.student.pk).update(state="suspended")
+    home = guardian_client.get("/portal/home/").content.decode()
+    assert "学生当前学籍状态为“休学”，不能办理转学" in home
+    assert 'href="/portal/apply/"' not in home
+
+
+def test_a_third_graders_guardian_gets_the_form(guardian_client, family):
+    home = guardian_client.get("/portal/home/").content.decode()
+    assert 'href="/portal/apply/"' in home and "data-transfer-refused" not in home
+    assert 'name="reason"' in guardian_client.get("/portal/apply/").content.decode()
