@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from xueji.divisions.models import CodeItem
+from xueji.rule_names import import_rule_name
 
 from .columns import Column
 from .models import ImportJob
@@ -110,7 +111,9 @@ def error_report_csv(job: ImportJob) -> bytes:
     writer = csv.writer(out)
     writer.writerow([_(h) for h in ERROR_HEADERS])
     for e in job.row_errors.order_by("row", "pk").iterator():
-        writer.writerow([e.row or "", e.column, _inert(e.value), e.code, e.message])
+        writer.writerow(
+            [e.row or "", e.column, _inert(e.value), import_rule_name(e.code), e.message]
+        )
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -134,6 +137,8 @@ def error_report_xlsx(job: ImportJob) -> bytes:
     sheet.set_column(1, 3, 18)
     sheet.set_column(4, 4, 70)
     for row, e in enumerate(job.row_errors.order_by("row", "pk").iterator(), start=1):
-        sheet.write_row(row, 0, [e.row or "", e.column, e.value, e.code, e.message])
+        sheet.write_row(
+            row, 0, [e.row or "", e.column, e.value, import_rule_name(e.code), e.message]
+        )
     book.close()
     return buffer.getvalue()

@@ -325,7 +325,7 @@ def test_all_or_nothing_with_one_bad_row_is_rejected_and_changes_nothing(
         "3",
         "性别",
         "3",
-        "sex.invalid",
+        "性别代码",  # the rule by its name: a report never shows a code (issue 11 #7)
         "性别应为 1（男）或 2（女）",
     ]
 
@@ -876,8 +876,8 @@ def test_error_reports_in_csv_and_xlsx_list_every_error(tmp_path, school, school
     job = run_file(school_user, write_csv(tmp_path / "students.csv", rows), mode="valid_rows")
     expected = [
         ["行号", "列", "值", "规则", "说明"],
-        ["3", "性别", "9", "sex.invalid", "性别应为 1（男）或 2（女）"],
-        ["4", "出生地", "000000", "division.unknown", "出生地应为有效的6位行政区划代码"],
+        ["3", "性别", "9", "性别代码", "性别应为 1（男）或 2（女）"],
+        ["4", "出生地", "000000", "行政区划代码无效", "出生地应为有效的6位行政区划代码"],
     ]
 
     raw = reports.error_report_csv(job)
@@ -916,7 +916,7 @@ def test_error_report_of_a_rejected_file_has_the_file_error(tmp_path, school_use
 
     lines = list(csv.reader(io.StringIO(reports.error_report_csv(job).decode("utf-8-sig"))))
 
-    assert lines[1][:4] == ["", "文件", "", "file.corrupt"]
+    assert lines[1][:4] == ["", "文件", "", "文件损坏"]
 
 
 def test_template_has_chinese_headers_text_id_columns_and_drop_downs(tmp_path):

@@ -113,7 +113,7 @@ def test_rejected_file_exits_1_changes_nothing_and_writes_the_csv_report(
     lines = list(csv.reader(io.StringIO(report.read_bytes().decode("utf-8-sig"))))
     assert lines == [
         ["行号", "列", "值", "规则", "说明"],
-        ["3", "出生地", "000000", "division.unknown", "出生地应为有效的6位行政区划代码"],
+        ["3", "出生地", "000000", "行政区划代码无效", "出生地应为有效的6位行政区划代码"],
     ]
 
 
@@ -126,7 +126,7 @@ def test_error_report_as_xlsx(tmp_path, school, school_user):
 
     assert code == 1
     rows = list(openpyxl.load_workbook(report).active.iter_rows(values_only=True))
-    assert rows[1][:4] == (2, "性别", "x", "sex.invalid")
+    assert rows[1][:4] == (2, "性别", "x", "性别代码")
 
 
 @pytest.mark.django_db
