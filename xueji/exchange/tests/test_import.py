@@ -884,7 +884,7 @@ def test_error_reports_in_csv_and_xlsx_list_every_error(tmp_path, school, school
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel opens UTF-8 csv only with the BOM
     lines = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert lines[:3] == expected
-    assert [line[:4] for line in lines[3:]] == [["4", "年级", "99", "grade.unknown"]]
+    assert [line[:4] for line in lines[3:]] == [["4", "年级", "99", "年级代码"]]
 
     sheet = openpyxl.load_workbook(io.BytesIO(reports.error_report_xlsx(job))).active
     cells = [
@@ -892,7 +892,7 @@ def test_error_reports_in_csv_and_xlsx_list_every_error(tmp_path, school, school
     ]
     assert sheet.title == "错误报告"
     assert cells[:3] == expected
-    assert cells[3][:4] == ["4", "年级", "99", "grade.unknown"]
+    assert cells[3][:4] == ["4", "年级", "99", "年级代码"]
 
 
 def test_error_reports_keep_typed_values_inert(tmp_path, school, school_user):
