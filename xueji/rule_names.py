@@ -26,6 +26,7 @@ IMPORT_RULES: dict[str, Promise] = {
     "file.duplicate_code": _("文件内学校标识码重复"),
     "file.duplicate_id": _("文件内证件号重复"),
     "file.duplicate_person": _("文件内疑似同一人"),
+    "file.possible_duplicate": _("文件内疑似重复"),
     "import.race": _("导入时数据已变化"),
     "mode.unknown": _("导入模式未知"),
     # Any field
