@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -24,7 +25,7 @@ from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 
 from . import rules, selectors, signin_rules, twofactor
-from .lockout import failure_record, login_attempt_record
+from .lockout import failure_record, login_attempt_record, unknown_name_locked_until
 from .models import Role, User
 from .policy import security_policy
 
@@ -75,14 +76,34 @@ class SignInResult:
 
 
 def bad_credentials_message() -> str:
-    # One message for a wrong password and an unknown user name: no account enumeration.
-    return _("您的账号或密码不正确")
+    """The one refusal for an unknown user name, a wrong password and a locked account (a
+    lock caused by wrong passwords; unknown names lock too): the answer does not tell
+    whether an account of that name exists (issue 10, finding 7)."""
+    policy = security_policy()
+    if policy.lockout_threshold <= 0:
+        return _("您的账号或密码不正确")
+    return _(
+        "您的账号或密码不正确。连续失败 %(n)d 次后将暂停登录 %(minutes)d 分钟，"
+        "暂停期间即使密码正确也无法登录，请稍后再试。"
+    ) % {"n": policy.lockout_threshold, "minutes": policy.lockout_minutes}
 
 
 def locked_message(locked_until: datetime) -> str:
+    """The lock with its end: only for whoever has proved the password (the second-factor
+    step); the sign-in page answers a lock with ``bad_credentials_message``."""
     return _("账号已锁定，请于 %(time)s 后重试") % {
         "time": timezone.localtime(locked_until).strftime("%H:%M")
     }
+
+
+def hash_work(password: str, encoded: str | None = None) -> None:
+    """The hashing a real password check costs, for the answers that need none (an unknown
+    name, a locked account): every refusal takes the same time class. The result is
+    ignored; ``hashers.check_password`` writes no upgraded hash."""
+    if encoded:
+        check_password(password, encoded)
+    else:
+        make_password(password)
 
 
 # ---------------------------------------------------------------- may this account work
@@ -138,19 +159,21 @@ def sign_in(request: HttpRequest, username: str, password: str) -> SignInResult:
     now = clock.now()
     user = User.objects.select_related("unit").filter(username=username).first()
     if user is None:
-        # The same hashing work as a real check, so timing does not reveal unknown names.
-        User().set_password(password)
+        # The same hashing work as a real check, so timing does not reveal unknown names;
+        # an unknown name locks after as many failures as an account does.
+        hash_work(password)
+        if unknown_name_locked_until(username, now=now) is not None:
+            return _refuse(username, None, Reason.LOCKED, bad_credentials_message())
         return _refuse(username, None, Reason.UNKNOWN_USER, bad_credentials_message())
     if signin_rules.is_locked(user.locked_until, now):
-        assert user.locked_until is not None
-        return _refuse(username, user, Reason.LOCKED, locked_message(user.locked_until))
+        hash_work(password, user.password)
+        return _refuse(username, user, Reason.LOCKED, bad_credentials_message())
     if not user.check_password(password):
         until = failure_record(
             username=username, user=user, now=now, reason=Reason.BAD_PASSWORD, what="密码错误"
         )
-        if until is not None:
-            return SignInResult(Step.REFUSED, user, Reason.LOCKED, locked_message(until))
-        return SignInResult(Step.REFUSED, user, Reason.BAD_PASSWORD, bad_credentials_message())
+        reason = Reason.LOCKED if until is not None else Reason.BAD_PASSWORD
+        return SignInResult(Step.REFUSED, user, reason, bad_credentials_message())
     blocked = access_block_reason(user, now=now)
     if blocked is not None:
         return _refuse(username, user, *blocked)

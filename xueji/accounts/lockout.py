@@ -7,6 +7,7 @@ nothing by switching between them.
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from xueji import clock
@@ -19,6 +20,7 @@ from .models import LoginAttempt, User
 from .policy import security_policy
 
 OK = "ok"
+UNKNOWN_USER = "unknown_user"
 
 
 def login_attempt_record(
@@ -76,3 +78,29 @@ def failure_record(
         login_attempt_record(username=username, user=user, reason=reason, now=now)
     user.failed_logins, user.locked_until = (0, until) if until else (failures, user.locked_until)
     return until
+
+
+def unknown_name_locked_until(username: str, *, now: datetime) -> datetime | None:
+    """The end of the lock an unknown user name is under, or None.
+
+    Unknown names lock like accounts do, so that a lock does not tell an existing name from
+    an unknown one: every ``lockout_threshold``-th failed attempt under the name (counted in
+    the attempt log; attempts refused while locked do not count, as for an account) locks
+    the name for ``lockout_minutes`` from that attempt.
+    """
+    policy = security_policy()
+    if policy.lockout_threshold <= 0:
+        return None
+    seen = LoginAttempt.objects.filter(
+        username=username[:150], user__isnull=True, reason=UNKNOWN_USER
+    ).aggregate(failures=Count("pk"), last=Max("at"))
+    failures, last = seen["failures"], seen["last"]
+    if not failures or last is None or failures % policy.lockout_threshold:
+        return None
+    until = signin_rules.lock_after_failure(
+        policy.lockout_threshold,
+        threshold=policy.lockout_threshold,
+        minutes=policy.lockout_minutes,
+        now=last,
+    )
+    return until if until is not None and signin_rules.is_locked(until, now) else None

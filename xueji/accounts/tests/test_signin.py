@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.contrib.auth import SESSION_KEY, authenticate
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -94,7 +95,8 @@ def test_five_wrong_passwords_lock_the_account(school_user, moment):
 
     response = attempt(client, "clerk", "Wrong-Passw0rd")
     until = moment.now + timedelta(minutes=15)
-    assert f"账号已锁定，请于 {timezone.localtime(until):%H:%M} 后重试" in page_text(response)
+    # The lock answers like a wrong password: it would tell an existing name otherwise.
+    assert BAD in page_text(response) and "账号已锁定" not in page_text(response)
     school_user.refresh_from_db()
     assert school_user.locked_until == until
     assert reasons("clerk") == ["bad_password"] * 5
@@ -109,7 +111,7 @@ def test_the_right_password_is_refused_while_locked(school_user, moment):
     moment.advance(minutes=14, seconds=59)
     response = attempt(client, "clerk", PASSWORD)
     assert response.status_code == 200
-    assert "账号已锁定，请于" in page_text(response)
+    assert BAD in page_text(response) and "账号已锁定" not in page_text(response)
     assert not is_signed_in(client)
     assert reasons("clerk")[-1] == "locked"
 
@@ -166,11 +168,114 @@ def test_unknown_user_name_gets_the_wrong_password_message_and_is_logged(db):
     assert row.ip == "127.0.0.1" and row.user_agent == "pytest-browser/1.0"
 
 
-def test_unknown_user_names_are_never_locked(db):
+def test_unknown_user_names_lock_like_accounts(db, moment):
+    """Issue 10, finding 7: an unknown name never locked, so a lock told an existing one."""
     client = Client()
-    for _ in range(8):
-        response = attempt(client, "nobody-here", "Whatever-123")
-    assert BAD in page_text(response) and "锁定" not in page_text(response)
+    for _ in range(5):
+        attempt(client, "nobody-here", "Whatever-123")
+    assert reasons("nobody-here") == ["unknown_user"] * 5
+    moment.advance(minutes=14, seconds=59)
+    response = attempt(client, "nobody-here", "Whatever-123")
+    assert BAD in page_text(response)
+    assert reasons("nobody-here")[-1] == "locked"
+    moment.advance(seconds=1)  # the lock ends after lockout_minutes, as an account's does
+    attempt(client, "nobody-here", "Whatever-123")
+    assert reasons("nobody-here")[-1] == "unknown_user"
+    # a new full run of failures is needed to lock again
+    for _ in range(3):
+        attempt(client, "nobody-here", "Whatever-123")
+    assert reasons("nobody-here")[-1] == "unknown_user"
+    attempt(client, "nobody-here", "Whatever-123")
+    attempt(client, "nobody-here", "Whatever-123")
+    assert reasons("nobody-here")[-2:] == ["unknown_user", "locked"]
+
+
+@override_settings(XUEJI_SECURITY={"lockout_threshold": 3, "lockout_minutes": 60})
+def test_unknown_names_follow_the_lockout_policy(db, moment):
+    client = Client()
+    for _ in range(4):
+        attempt(client, "nobody-here", "Whatever-123")
+    assert reasons("nobody-here") == ["unknown_user"] * 3 + ["locked"]
+    moment.advance(minutes=59)
+    attempt(client, "nobody-here", "Whatever-123")
+    assert reasons("nobody-here")[-1] == "locked"
+
+
+def test_one_message_for_unknown_names_wrong_passwords_and_locks(school_user, moment):
+    """The answers to an unknown name, a wrong password, a lock (wrong or right password)
+    and a locked unknown name are the same page text."""
+
+    def message(username: str, password: str) -> str:
+        response = attempt(Client(), username, password)
+        assert response.status_code == 200 and not is_signed_in(Client())
+        text = page_text(response)
+        start = text.index(BAD)
+        return text[start : text.index("<", start)]
+
+    unknown = message("nobody-here", "Wrong-Passw0rd")
+    wrong = message("clerk", "Wrong-Passw0rd")
+    for _ in range(4):
+        message("clerk", "Wrong-Passw0rd")
+    school_user.refresh_from_db()
+    assert is_locked(school_user.locked_until, moment.now)
+    locked_wrong = message("clerk", "Wrong-Passw0rd")
+    locked_right = message("clerk", PASSWORD)
+    for _ in range(4):
+        message("nobody-here", "Wrong-Passw0rd")
+    unknown_locked = message("nobody-here", "Wrong-Passw0rd")
+    assert reasons("nobody-here")[-1] == "locked"
+    assert unknown == wrong == locked_wrong == locked_right == unknown_locked
+    assert "5" in unknown and "15" in unknown  # the policy is said, for everyone alike
+
+
+class CountingHasher(MD5PasswordHasher):
+    """The test hasher, counting every hash computed (encode) or checked (verify)."""
+
+    algorithm = "counting_md5"
+    calls = 0
+    _verifying = False
+
+    def encode(self, password, salt):
+        if not CountingHasher._verifying:  # MD5's verify encodes: one check, counted once
+            CountingHasher.calls += 1
+        return super().encode(password, salt)
+
+    def verify(self, password, encoded):
+        CountingHasher.calls += 1
+        CountingHasher._verifying = True
+        try:
+            return super().verify(password, encoded)
+        finally:
+            CountingHasher._verifying = False
+
+
+@override_settings(PASSWORD_HASHERS=[f"{__name__}.CountingHasher"])
+def test_every_refusal_runs_the_password_hasher(school, moment):
+    """Same timing class: an unknown name, a wrong password, a locked account (right or
+    wrong password) and a locked unknown name each cost one hash computation, never none.
+    Counted, not timed."""
+    user = make_user(school.unit, username="counted")
+    assert user.password.startswith("counting_md5$")
+
+    def hashes(username: str, password: str) -> int:
+        before = CountingHasher.calls
+        response = attempt(Client(), username, password)
+        assert BAD in page_text(response)
+        return CountingHasher.calls - before
+
+    assert hashes("nobody-here", "Wrong-Passw0rd") == 1
+    assert hashes("counted", "Wrong-Passw0rd") == 1
+    for _ in range(4):
+        hashes("counted", "Wrong-Passw0rd")
+    user.refresh_from_db()
+    assert is_locked(user.locked_until, moment.now)
+    assert hashes("counted", "Wrong-Passw0rd") == 1
+    assert hashes("counted", PASSWORD) == 1
+    assert reasons("counted")[-2:] == ["locked", "locked"]
+    for _ in range(4):
+        hashes("nobody-here", "Wrong-Passw0rd")
+    assert hashes("nobody-here", "Wrong-Passw0rd") == 1
+    assert reasons("nobody-here")[-1] == "locked"
 
 
 # ---------------------------------------------------------------- who may work
