@@ -1,6 +1,9 @@
 """The one NinjaAPI: /api/, OpenAPI document at /api/openapi.json, docs at /api/docs."""
 
-from django.http import HttpRequest
+from functools import wraps
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI
 
 from xueji.accounts.api import ApiTokenAuth, UnitSession
@@ -14,6 +17,24 @@ from xueji.i18n import gettext_lazy_str as _
 from xueji.schools.api import router as schools_router
 from xueji.students.api import router as students_router
 
+
+def docs_guard(view):
+    """The documentation and the OpenAPI document follow ``XUEJI_API_DOCS`` (read per
+    request): ``off`` answers 404, ``signed_in`` answers 401 to a visitor without a session,
+    ``public`` lets anyone read them (development; production refuses it: xueji.deploy)."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args, **kwargs):
+        mode = getattr(settings, "XUEJI_API_DOCS", "signed_in")
+        if mode == "off":
+            raise Http404
+        if mode != "public" and not request.user.is_authenticated:
+            return JsonResponse({"detail": "Unauthorized"}, status=401)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
 api = NinjaAPI(
     title=_("xueji 学籍管理 API"),
     version="1",
@@ -22,6 +43,7 @@ api = NinjaAPI(
     ),
     auth=[ApiTokenAuth(), UnitSession()],
     urls_namespace="api",
+    docs_decorator=docs_guard,
 )
 
 

@@ -78,11 +78,11 @@ def _csv_upload(world: "World") -> dict:
 
 V = Permission
 POLICY: dict[str, Policy] = {
-    # -- the API: documentation -------------------------------------------------------------
+    # -- the API: documentation (signed-in accounts only: XUEJI_API_DOCS, issue 10) --------
     "api:openapi-json": Policy(
-        "api/openapi.json", PUBLIC, sample=Sample("GET", "/api/openapi.json")
+        "api/openapi.json", SIGNED_IN, sample=Sample("GET", "/api/openapi.json")
     ),
-    "api:openapi-view": Policy("api/docs", PUBLIC, sample=Sample("GET", "/api/docs")),
+    "api:openapi-view": Policy("api/docs", SIGNED_IN, sample=Sample("GET", "/api/docs")),
     # ninja's marker view for the API root: a 404 for everybody.
     "api:api-root": Policy("api/", PUBLIC, sample=Sample("GET", "/api/", ok=404)),
     # -- the API: accounts and reference data ---------------------------------------------------

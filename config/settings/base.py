@@ -128,11 +128,13 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 # The password policy (xueji/accounts/passwords.py): length, three of four character
-# classes, no user name, none of the last five; numbers from XUEJI_SECURITY.
+# classes, no user name, none of the last five, no common password however dressed up
+# ("Password123!"); numbers from XUEJI_SECURITY.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "xueji.accounts.passwords.PasswordPolicyValidator"},
     {"NAME": "xueji.accounts.passwords.PasswordHistoryValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "xueji.accounts.passwords.CommonPatternValidator"},
 ]
 
 LANGUAGE_CODE = "zh-hans"
@@ -244,6 +246,9 @@ XUEJI_AUDIT_PREVIOUS_PUBLIC_KEYS = [
 ]
 # Who delivers the guardian portal's one-time codes: the dotted path of a class with
 # ``send(*, phone, message)``. The embedded outbox is for development (docs/portal.md).
+# The API documentation (/api/docs, /api/openapi.json): "signed_in" (the default: any
+# signed-in account), "off" (404), or "public" (development only; production refuses it).
+XUEJI_API_DOCS = os.environ.get("XUEJI_API_DOCS", "signed_in")
 XUEJI_PORTAL_SENDER = os.environ.get("XUEJI_PORTAL_SENDER", "xueji.portal.senders.OutboxSender")
 
 LOGGING = {

@@ -7,3 +7,5 @@ DEBUG = True
 SECRET_KEY = SECRET_KEY or "dev-only-not-secret-xueji"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The demo's API documentation is open to visitors who have not signed in yet.
+XUEJI_API_DOCS = "public"

@@ -4,8 +4,18 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
+from xueji import deploy
+
 from .base import *  # noqa: F403
-from .base import SECRET_KEY, XUEJI
+from .base import (
+    DATABASES,
+    SECRET_KEY,
+    XUEJI,
+    XUEJI_API_DOCS,
+    XUEJI_BLIND_INDEX_KEY,
+    XUEJI_FIELD_KEY_CURRENT,
+    XUEJI_FIELD_KEYS,
+)
 
 # Reads of personal data are always audited in production: the switch is for the benchmark.
 if not XUEJI["READ_AUDIT"]:
@@ -25,6 +35,18 @@ if not os.environ.get("XUEJI_BLIND_INDEX_KEY"):
     raise ImproperlyConfigured(
         "XUEJI_BLIND_INDEX_KEY must be set in production (see docs/security.md)"
     )
+# Short keys, SQLite, public API documentation (issue 10, finding 8): the same rules as
+# the `check --deploy` errors xueji.E001-E004.
+_problems = deploy.production_problems(
+    field_keys=XUEJI_FIELD_KEYS,
+    field_key_current=XUEJI_FIELD_KEY_CURRENT,
+    blind_index_key=XUEJI_BLIND_INDEX_KEY,
+    databases=DATABASES,
+    api_docs=XUEJI_API_DOCS,
+)
+if _problems:
+    raise ImproperlyConfigured("; ".join(_problems) + " (see docs/security.md)")
+
 # HTTPS only: secure cookies with the __Host- prefix (no Domain, Path=/, Secure), HSTS for
 # a year, plain HTTP redirected.
 SESSION_COOKIE_SECURE = True

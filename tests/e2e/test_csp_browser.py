@@ -24,9 +24,15 @@ def _watch_csp(page) -> list[str]:
     return violations
 
 
-def test_api_docs_render_under_the_policy(page):
-    """Swagger UI (ninja's static files, no inline script) loads and lists the operations."""
+def test_api_docs_render_under_the_policy(page, school_user):
+    """Swagger UI (ninja's static files, no inline script) loads and lists the operations
+    (for a signed-in account: XUEJI_API_DOCS)."""
     violations = _watch_csp(page)
+    page.goto("/login/")
+    page.fill("#id_username", school_user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/$"))
     response = page.goto("/api/docs")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     page.wait_for_selector(".opblock-summary-path", timeout=20_000)

@@ -8,12 +8,14 @@
   and ``password_change`` (the account holder's own change, old password required).
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 
 from django.contrib.auth.hashers import check_password
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.password_validation import CommonPasswordValidator, validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -94,6 +96,42 @@ def password_change_due(
     return None
 
 
+# Common passwords dressed up to pass the character-class rule: "Password123!",
+# "P@ssw0rd2024", "Qwerty_2025", "Aa123456!". The word is taken out of its leading and
+# trailing digits and symbols, look-alike characters are read as letters, and what remains
+# is looked up in Django's list of 20,000 common passwords (and a few Chinese favourites).
+_LOOK_ALIKES = str.maketrans(
+    {"@": "a", "4": "a", "0": "o", "1": "i", "!": "i", "3": "e", "$": "s", "5": "s", "7": "t"}
+)
+_EDGES = re.compile(r"^[^a-z]+|[^a-z]+$")
+_NOT_LETTER = re.compile(r"[^a-z]+")
+_NOT_DIGIT = re.compile(r"[^0-9]+")
+EXTRA_COMMON = frozenset(
+    {"woaini", "wodemima", "zhongguo", "xueji", "xuejiguanli", "mima", "aini", "admin"}
+)
+COMMON_PART_MIN = 4  # shorter cores ("ab", "xy") are not judged
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    return frozenset(CommonPasswordValidator().passwords) | EXTRA_COMMON
+
+
+def common_pattern(password: str) -> bool:
+    """Whether ``password`` is a common password with digits or symbols around it, written
+    with look-alike characters, or a common number behind a letter or two."""
+    common = _common_passwords()
+    lower = password.casefold().strip()
+    core = _EDGES.sub("", lower)
+    letters = _NOT_LETTER.sub("", lower)
+    digits = _NOT_DIGIT.sub("", lower)
+    candidates = {lower, core, core.translate(_LOOK_ALIKES), letters}
+    if any(len(c) >= COMMON_PART_MIN and c in common for c in candidates):
+        return True
+    # "Aa123456!", "Abc12345!": up to three letters and a common number.
+    return len(letters) <= 3 and len(digits) >= COMMON_PART_MIN and digits in common
+
+
 # ---------------------------------------------------------------- Django validators
 
 
@@ -117,6 +155,21 @@ class PasswordPolicyValidator:
             "至少 %(n)d 个字符，包含大写字母、小写字母、数字、其他字符中的至少 %(k)d 类，"
             "且不得包含用户名。"
         ) % {"n": policy.password_min_length, "k": policy.password_min_classes}
+
+
+class CommonPatternValidator:
+    """A common password dressed up with digits, symbols or look-alike characters
+    (``common_pattern``); Django's ``CommonPasswordValidator`` refuses the plain ones."""
+
+    def validate(self, password: str, user=None) -> None:
+        if common_pattern(password):
+            raise ValidationError(
+                _("密码由常见密码加数字或符号组成（如 Password123!），容易被猜中，请换一个。"),
+                code="password.common_pattern",
+            )
+
+    def get_help_text(self) -> str:
+        return _("不得使用常见密码或其变形（如 Password123!）。")
 
 
 class PasswordHistoryValidator:

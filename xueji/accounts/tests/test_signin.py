@@ -7,7 +7,6 @@ from django.contrib.auth import SESSION_KEY, authenticate
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client, override_settings
 from django.urls import reverse
-from django.utils import timezone
 
 from tests.factories import PASSWORD, authority_user, make_user
 from xueji import clock

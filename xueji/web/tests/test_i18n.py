@@ -107,7 +107,8 @@ def test_api_not_found_message_in_chinese(client, school_user):
     assert body["message"] == "未找到该记录，或不在您的管理范围内。"
 
 
-def test_openapi_document_follows_the_language(client):
+def test_openapi_document_follows_the_language(client, school_user):
+    client.force_login(school_user)
     english = client.get("/api/openapi.json", **EN).json()
     chinese = client.get("/api/openapi.json", **ZH).json()
     assert english["info"]["title"] == "xueji student status API"
