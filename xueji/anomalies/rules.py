@@ -65,6 +65,9 @@ class Source(models.TextChoices):
     AGE = "age", _("年龄")
     NUMBER = "number", _("学籍号")
     SCHOOL = "school", _("学校状态")
+    # The registration's duplicate check met candidates outside the clerk's scope and the
+    # clerk registered anyway (xueji.students.disclosure): no detector run clears it.
+    REGISTRATION = "registration", _("注册查重")
 
 
 # Which sources each kind has, and which of them the plain ``detect`` run fills (the

@@ -205,6 +205,12 @@ def _reason_texts(evidence: dict[str, Any]) -> list[str]:
         str(RULE_REASONS.get(code, code))
         for code in (evidence.get("rule") or {}).get("reasons", [])
     ]
+    registered = evidence.get("registration")
+    if registered is not None:
+        texts.append(
+            _("注册查重：辖区外疑似重复（相似度 %(score)s）")
+            % {"score": registered.get("score", "—")}
+        )
     linked = evidence.get("linkage") or {}
     if linked.get("reasons"):
         try:

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 
@@ -77,6 +77,99 @@ def _actor_id(actor: Any) -> int | None:
 def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# ---------------------------------------------------------------- registration
+
+
+def _unit_chain(school_id: int) -> list[int]:
+    """The unit of a school and its ancestors' ids, up to the nation."""
+    from xueji.accounts.models import Unit
+    from xueji.accounts.services import unit_ensure_for_school
+
+    unit = unit_ensure_for_school(School.objects.get(pk=school_id))
+    chain = [unit.pk]
+    parent_id = unit.parent_id
+    while parent_id is not None and parent_id not in chain:
+        chain.append(parent_id)
+        parent_id = Unit.objects.filter(pk=parent_id).values_list("parent_id", flat=True).first()
+    return chain
+
+
+def duplicate_finding_raise(
+    *, actor: Any, student_id: int, other_ids: list[int], evidence: dict[int, dict[str, Any]]
+) -> int:
+    """Open a duplicate finding for each pair (``student_id``, other): a registration went
+    ahead although its duplicate check met candidates outside the clerk's scope, which the
+    clerk could not see (``xueji.students.disclosure``). Each finding goes to the lowest
+    unit covering both records; its evidence is kept under ``registration``. A pair judged
+    different people is left alone; an open finding of the pair gets the evidence added.
+    Returns the number of findings opened."""
+    from .rules import lowest_common
+
+    now = clock.now()
+    year, semester = semester_of(clock.today())
+    schools = dict(
+        StatusRecord.objects.filter(student_id__in=[student_id, *other_ids]).values_list(
+            "student_id", "school_id"
+        )
+    )
+    chains: dict[int, list[int]] = {}
+    opened = 0
+    with transaction.atomic():
+        for other in sorted(set(other_ids)):
+            first, second = sorted((student_id, other))
+            if first not in schools or second not in schools:
+                continue
+            if PairVerdict.objects.filter(student_a_id=first, student_b_id=second).exists():
+                continue
+            seen = {Source.REGISTRATION: evidence.get(other, {})}
+            found = (
+                Finding.objects.select_for_update()
+                .filter(
+                    kind=FindingKind.DUPLICATE,
+                    student_id=first,
+                    other_student_id=second,
+                    state=FindingState.OPEN,
+                )
+                .first()
+            )
+            if found is not None:
+                found.evidence = {**(found.evidence or {}), **seen}
+                found.last_seen_at = now
+                found.save(update_fields=["evidence", "last_seen_at"])
+                continue
+            for school_id in (schools[first], schools[second]):
+                if school_id not in chains:
+                    chains[school_id] = _unit_chain(school_id)
+            unit_id = lowest_common(chains[schools[first]], chains[schools[second]])
+            if unit_id is None:
+                unit_id = chains[schools[first]][-1]
+            try:
+                with transaction.atomic():
+                    finding = Finding.objects.create(
+                        kind=FindingKind.DUPLICATE,
+                        student_id=first,
+                        other_student_id=second,
+                        evidence=seen,
+                        unit_id=unit_id,
+                        school_year=year,
+                        semester=semester,
+                        detected_at=now,
+                        last_seen_at=now,
+                    )
+            except IntegrityError:  # opened meanwhile by a detector run
+                continue
+            opened += 1
+            audit_record(
+                actor=actor,
+                action=AuditAction.ANOMALY_DETECT,
+                object_type=ObjectType.ANOMALY_FINDING,
+                object_id=finding.pk,
+                summary="注册查重发现辖区外疑似重复学籍，交上级单位核查",  # always Chinese
+                detail={"student_ids": [first, second], "unit_id": unit_id},
+            )
+    return opened
 
 
 # ---------------------------------------------------------------- detector runs

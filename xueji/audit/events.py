@@ -67,6 +67,9 @@ class AuditAction(StrEnum):
     # reads of personal data (xueji/audit/reads.py): one event per student shown
     STUDENT_READ = "student.read", _("查阅学生信息")
     STUDENT_EXPORT = "student.export", _("导出学生信息")
+    # A duplicate check (registration, correction) that met records outside the asker's
+    # scope: answered minimally (xueji.students.disclosure), recorded with the ids.
+    STUDENT_DUPLICATE_OUTSIDE = "student.duplicate_outside", _("查重涉及辖区外学籍")
     NONBASIC_SCHEMA_FILE = "nonbasic_schema.file", _("备案非基础信息方案")
     # schools
     SCHOOL_CREATE = "school.create", _("新建学校")
@@ -83,6 +86,9 @@ class AuditAction(StrEnum):
     BATCH_FAILED = "batch.failed", _("批量处理中断")
     # status changes and their rules
     CHANGE_FILE = "change.file", _("申请学籍变动")
+    # A transfer filed for a student outside the filer's scope that could not be opened:
+    # the filer learns nothing beyond "not possible now" (xueji.students.disclosure).
+    CHANGE_FILE_REFUSED_OUTSIDE = "change.file_refused_outside", _("辖区外学生转入未受理")
     CHANGE_STEP_APPROVE = "change.step_approve", _("核办同意")
     CHANGE_STEP_REFUSE = "change.step_refuse", _("核办不同意")
     CHANGE_STEP_DEADLINE = "change.step_deadline", _("补算办理期限")

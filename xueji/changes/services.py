@@ -35,6 +35,7 @@ from xueji.enrolment.services import record_lock
 from xueji.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, SchoolState, grade_allowed
+from xueji.students import disclosure
 from xueji.students.models import Student
 from xueji.workdays.rules import CalendarMissing
 from xueji.workdays.selectors import due_date
@@ -545,16 +546,30 @@ def transfer_file(
         if not scope_for(actor).covers(area_code=target.area_code, school_id=target.pk):
             raise NotFound("school")
     student = student_for_transfer(number=student_number, name=student_name)
-    return transfer_create(
-        actor=actor,
-        student=student,
-        target_school=target,
-        effective_date=effective_date or clock.today(),
-        reason=reason,
-        payload=payload or {},
-        uploads=uploads or [],
-        channel=Channel.SCHOOL if actor.unit.kind == UnitKind.SCHOOL else Channel.AUTHORITY,
-    )
+    try:
+        return transfer_create(
+            actor=actor,
+            student=student,
+            target_school=target,
+            effective_date=effective_date or clock.today(),
+            reason=reason,
+            payload=payload or {},
+            uploads=uploads or [],
+            channel=Channel.SCHOOL if actor.unit.kind == UnitKind.SCHOOL else Channel.AUTHORITY,
+        )
+    except (ValidationFailed, Conflict) as refusal:
+        # The number and name prove the child exists, nothing more: a student outside the
+        # filer's scope is refused without its state, grade or open request (disclosure),
+        # unless the open request is one the filer may see anyway (its own, say).
+        open_id = refusal.detail.get("request_id") if isinstance(refusal, Conflict) else None
+        if open_id and ChangeRequest.objects.filter(requests_visible_q(actor), pk=open_id).exists():
+            raise
+        answer = disclosure.transfer_refusal(
+            actor, student, refusal, grade_typed=bool((payload or {}).get("grade"))
+        )
+        if answer is refusal:
+            raise
+        raise answer from None
 
 
 def transfer_create(

@@ -12,7 +12,7 @@ from xueji.audit.reads import ReadKind, note_read
 from xueji.enrolment.history import history_rows
 from xueji.i18n import gettext_lazy_str as _
 
-from . import identity, selectors, services
+from . import disclosure, identity, selectors, services
 from .models import Student
 from .permissions import may_see_full_number
 from .schemas import (
@@ -240,16 +240,25 @@ def validate_student(request: HttpRequest, payload: RegistrationIn):
     data = payload.dict()
     data["guardians"] = [g for g in data.get("guardians", [])]
     check = services.student_check_registration(actor=request.auth, data=data)  # type: ignore[attr-defined]
-    shown = [check.existing.pk] if check.existing else []
+    outside = check.existing_outside
+    # What the answer shows in full is a read; an exact match outside scope is audited as
+    # student.duplicate_outside by the check itself (disclosure).
+    shown = [check.existing.pk] if check.existing and not outside else []
     shown += [candidate.student_id for candidate in check.candidates]
     if shown:
         note_read(request.auth, shown, kind=ReadKind.CHECK)  # type: ignore[attr-defined]
     return {
         "ok": check.ok,
         "errors": [e.as_dict() for e in check.errors],
-        "existing_number_masked": check.existing.number_masked if check.existing else None,
+        "existing_number_masked": (
+            check.existing.number_masked if check.existing and not outside else None
+        ),
         "existing_action": check.existing_action,
+        "existing_outside": outside,
+        "existing_message": check.holder.message if check.holder else "",
         "candidates": [asdict(c) for c in check.candidates],
+        "outside_candidates": bool(check.outside_candidates),
+        "outside_message": str(disclosure.OUTSIDE_CANDIDATES) if check.outside_candidates else "",
         "number_kind": check.number_kind,
     }
 

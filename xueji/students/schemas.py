@@ -152,11 +152,19 @@ class CandidateOut(Schema):
 
 
 class ValidationOut(Schema):
+    """The check's answer. An exact match outside the clerk's scope comes as
+    ``existing_outside`` with ``existing_message`` (school and county only, no number);
+    candidates outside scope are not listed: ``outside_candidates`` and its message."""
+
     ok: bool
     errors: list[ErrorItem]
     existing_number_masked: str | None = None
     existing_action: str = ""
+    existing_outside: bool = False
+    existing_message: str = ""
     candidates: list[CandidateOut]
+    outside_candidates: bool = False
+    outside_message: str = ""
     number_kind: str = ""
 
 

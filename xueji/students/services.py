@@ -26,7 +26,7 @@ from xueji.schools.models import School
 from xueji.schools.permissions import access_school
 from xueji.schools.rules import SchoolState, SchoolType, grade_allowed
 
-from . import duplicates, identity
+from . import disclosure, duplicates, identity
 from .identity import mask_student_number
 from .models import Guardian, NonBasicInfo, NonBasicSchema, NumberKind, Student, StudentNumber
 from .nonbasic import DEFAULT_SCHEMA_FIELDS, schema_fields
@@ -42,9 +42,16 @@ class RegistrationCheck:
 
     ok: bool
     errors: list[FieldError] = field(default_factory=list)
+    # The exact match (internal: answers go through ``disclosure``, since it may sit
+    # outside the clerk's scope; ``existing_outside`` says so, ``holder`` is what to show).
     existing: Student | None = None
     existing_action: str = ""  # "" | "refuse" | "reactivate"
+    existing_outside: bool = False
+    holder: disclosure.Holder | None = None
+    # Candidates in the clerk's scope (listed); those outside are never shown, only
+    # counted, and get a finding when the registration goes ahead.
     candidates: list[duplicates.Candidate] = field(default_factory=list)
+    outside_candidates: list[duplicates.Candidate] = field(default_factory=list)
     number_kind: str = ""
     clean: CleanRegistration | None = None
 
@@ -102,9 +109,11 @@ def _school_checks(school: School, clean: CleanRegistration) -> list[FieldError]
 
 
 def student_check_registration(
-    *, actor, data: dict, book: CodeBook | None = None
+    *, actor, data: dict, book: CodeBook | None = None, step: str = "check"
 ) -> RegistrationCheck:
-    """Validate and run the duplicate check without writing anything."""
+    """Validate and run the duplicate check without writing anything (but the audit row of
+    a check that met records outside the actor's scope: ``disclosure``). ``step`` names the
+    caller in that row: ``check`` (the 校验 button, the validate endpoint) or ``register``."""
     require_permission(actor, Permission.STUDENT_REGISTER)
     book = book or CodeBook.load()
     school_code = str(data.get("school_code") or "").strip()
@@ -126,52 +135,47 @@ def student_check_registration(
         id_type=clean.id_type, id_number=clean.id_number, nationality=clean.nationality
     )
     existing = duplicates.exact_match(clean.id_type, clean.id_number)
+    if existing is None:
+        candidates = duplicates.candidates(
+            name=clean.name,
+            name_key=clean.name_key,
+            sex=clean.sex,
+            birth_date=clean.birth_date,
+            guardian_numbers=[(g.id_type, g.id_number) for g in clean.guardians],
+            id_type=clean.id_type,
+            id_number=clean.id_number,
+        )
+        check.candidates, check.outside_candidates = disclosure.split_candidates(actor, candidates)
+        if candidates:
+            # A clerk elsewhere may have registered this very ID between the exact check and
+            # the candidate search: the exact answer is the more precise one.
+            existing = duplicates.exact_match(clean.id_type, clean.id_number)
+            if existing is not None:
+                check.candidates, check.outside_candidates = [], []
     if existing is not None:
-        check.existing = existing
         record = getattr(existing, "record", None)
         reactivatable = (
             record is not None
             and record.state in REACTIVATABLE
             and not (record.state == StatusState.DROPPED_OUT and record.school_id != school.pk)
         )
+        check.existing = existing
         check.existing_action = "reactivate" if reactivatable else "refuse"
-        check.ok = False
-        return check
-    check.candidates = duplicates.candidates(
-        name=clean.name,
-        name_key=clean.name_key,
-        sex=clean.sex,
-        birth_date=clean.birth_date,
-        guardian_numbers=[(g.id_type, g.id_number) for g in clean.guardians],
-        id_type=clean.id_type,
-        id_number=clean.id_number,
+        check.existing_outside = not disclosure.student_in_scope(actor, existing)
+        if check.existing_outside:
+            check.holder = disclosure.holder_of(existing, reactivatable=reactivatable)
+    disclosure.duplicate_check_audit(
+        actor=actor,
+        step=step,
+        exact_id=existing.pk if existing is not None and check.existing_outside else None,
+        outside_ids=[c.student_id for c in check.outside_candidates],
     )
-    if check.candidates:
-        # A clerk elsewhere may have registered this very ID between the exact check and
-        # the candidate search: the exact answer is the more precise one.
-        existing = duplicates.exact_match(clean.id_type, clean.id_number)
-        if existing is not None:
-            check.candidates = []
-            check.existing = existing
-            check.existing_action = "refuse"
-    check.ok = not check.candidates and check.existing is None
+    check.ok = not check.candidates and not check.outside_candidates and check.existing is None
     return check
 
 
-def _duplicate_conflict(existing: Student) -> Conflict:
-    record = existing.record
-    return Conflict(
-        "student.duplicate_id",
-        _(
-            "该身份证件号已有学籍（学籍号 %(number)s，%(school)s，%(state)s），一人只能有一个学籍；学生转学请由转入学校发起转学。"
-        )
-        % {
-            "number": existing.number_masked,
-            "school": record.school.name,
-            "state": StatusState(record.state).label,
-        },
-        detail={"student_id": existing.pk, "number_masked": existing.number_masked},
-    )
+def _duplicate_conflict(existing: Student, actor) -> Conflict:
+    return disclosure.duplicate_id_conflict(actor, existing)
 
 
 def student_register(
@@ -188,7 +192,7 @@ def student_register(
     student is a different person. ``reactivate``: the clerk confirms that the known
     student returns (after dropping out, say) and the old record is to be reactivated.
     """
-    check = student_check_registration(actor=actor, data=data, book=book)
+    check = student_check_registration(actor=actor, data=data, book=book, step="register")
     if check.errors:
         raise ValidationFailed(check.errors)
     clean = check.clean
@@ -196,35 +200,28 @@ def student_register(
     if check.existing is not None:
         if check.existing_action == "reactivate":
             if not reactivate:
-                record = check.existing.record
-                raise Conflict(
-                    "student.known",
-                    _(
-                        "该学生已在学籍系统中（学籍号 %(number)s，%(state)s），请确认恢复其原有学籍，不再新建学籍。"
-                    )
-                    % {
-                        "number": check.existing.number_masked,
-                        "state": StatusState(record.state).label,
-                    },
-                    detail={
-                        "student_id": check.existing.pk,
-                        "number_masked": check.existing.number_masked,
-                        "state": record.state,
-                    },
-                )
+                raise disclosure.known_student_conflict(actor, check.existing)
             return RegistrationResult(
                 student=_reactivate(actor=actor, student=check.existing, clean=clean),
                 reactivated=True,
             )
-        raise _duplicate_conflict(check.existing)
-    if check.candidates and not confirm_distinct:
+        raise _duplicate_conflict(check.existing, actor)
+    if (check.candidates or check.outside_candidates) and not confirm_distinct:
+        message = (
+            _("发现 %d 条疑似重复学籍，请核对；确认不是同一人后再提交。") % len(check.candidates)
+            if check.candidates
+            else ""
+        )
+        if check.outside_candidates:
+            message = f"{message}{disclosure.OUTSIDE_CANDIDATES}"
         raise Conflict(
             "student.possible_duplicate",
-            _("发现 %d 条疑似重复学籍，请核对；确认不是同一人后再提交。") % len(check.candidates),
+            message,
             detail={
                 "candidates": [
                     asdict(c) | {"birth_date": c.birth_date.isoformat()} for c in check.candidates
-                ]
+                ],
+                "outside_scope": bool(check.outside_candidates),
             },
         )
     try:
@@ -233,8 +230,18 @@ def student_register(
         # Another clerk registered the same ID in the meantime: the unique index decided.
         existing = duplicates.exact_match(clean.id_type, clean.id_number)
         if existing is not None:
-            raise _duplicate_conflict(existing) from None
+            raise _duplicate_conflict(existing, actor) from None
         raise
+    if check.outside_candidates:
+        # The clerk could not judge them: the lowest unit covering both records does.
+        from xueji.anomalies.services import duplicate_finding_raise
+
+        duplicate_finding_raise(
+            actor=actor,
+            student_id=student.pk,
+            other_ids=[c.student_id for c in check.outside_candidates],
+            evidence={c.student_id: {"score": c.score} for c in check.outside_candidates},
+        )
     return RegistrationResult(student=student)
 
 
@@ -336,7 +343,7 @@ def _reactivate(*, actor, student: Student, clean: CleanRegistration) -> Student
     with transaction.atomic():
         record = StatusRecord.objects.select_for_update().get(pk=student.pk)
         if record.state not in REACTIVATABLE:
-            raise _duplicate_conflict(student)
+            raise _duplicate_conflict(student, actor)
         from_state = record.state
         record_change(
             actor=actor,
@@ -390,7 +397,9 @@ def student_attach_resident_id(
         raise Conflict("student.already_g", _("该学生已是正式学籍号（G），无需升级"))
     existing = duplicates.exact_match(IdType.RESIDENT_ID, check.number)
     if existing is not None and existing.pk != student.pk:
-        raise _duplicate_conflict(existing)
+        if not disclosure.student_in_scope(actor, existing):
+            disclosure.duplicate_check_audit(actor=actor, step="attach_id", exact_id=existing.pk)
+        raise _duplicate_conflict(existing, actor)
     if check.birth_date != student.birth_date:
         raise ValidationFailed(
             [
@@ -674,6 +683,15 @@ def _correction_errors(
 
 
 def student_correct(*, actor, student_id: int, changes: dict, reason: str) -> Student:
+    try:
+        return _student_correct(actor=actor, student_id=student_id, changes=changes, reason=reason)
+    except disclosure.OutsideDuplicate as conflict:
+        # The correction rolled back; its probe of an ID held outside scope is recorded.
+        disclosure.duplicate_check_audit(actor=actor, step="correct", exact_id=conflict.student_id)
+        raise
+
+
+def _student_correct(*, actor, student_id: int, changes: dict, reason: str) -> Student:
     """Correct a student's basic information (基础信息更正) with a reason.
 
     ``changes`` maps fields of ``CORRECTABLE`` to new values, checked by the registration's
@@ -737,7 +755,7 @@ def student_correct(*, actor, student_id: int, changes: dict, reason: str) -> St
                 _("更正未通过校验，未保存。"),
             )
         if "id_number" in detail or "id_type" in detail:
-            _correct_number(locked, clean, detail=detail, fields=fields, now=now)
+            _correct_number(locked, clean, detail=detail, fields=fields, now=now, actor=actor)
         locked.updated_at = now
         try:
             with transaction.atomic():
@@ -746,7 +764,7 @@ def student_correct(*, actor, student_id: int, changes: dict, reason: str) -> St
             # Another clerk registered this ID meanwhile: the unique index decided.
             existing = duplicates.exact_match(clean.id_type, clean.id_number)
             if existing is not None and existing.pk != locked.pk:
-                raise _duplicate_conflict(existing) from None
+                raise _duplicate_conflict(existing, actor) from None
             raise
         record_change(
             actor=actor,
@@ -822,12 +840,12 @@ def _apply_correction(
 
 
 def _correct_number(
-    student: Student, clean: CleanRegistration, *, detail: dict, fields: list[str], now
+    student: Student, clean: CleanRegistration, *, detail: dict, fields: list[str], now, actor
 ) -> None:
     """A corrected ID: refuse a duplicate, keep the kind of number, renew a G number."""
     existing = duplicates.exact_match(clean.id_type, clean.id_number)
     if existing is not None and existing.pk != student.pk:
-        raise _duplicate_conflict(existing)
+        raise _duplicate_conflict(existing, actor)
     kind = kind_for(id_type=clean.id_type, id_number=clean.id_number, nationality=clean.nationality)
     if kind != student.number_kind:
         raise ValidationFailed(

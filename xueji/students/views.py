@@ -34,6 +34,7 @@ from xueji.schools.selectors import school_list
 from xueji.web.views import HtmxHttpRequest, page
 
 from . import identity
+from .disclosure import OUTSIDE_CANDIDATES
 from .forms import (
     SCHOOL_SELECT_LIMIT,
     CorrectionForm,
@@ -388,15 +389,22 @@ def register_check(request: HtmxHttpRequest) -> HttpResponse:
                 "errors": result.errors,
                 "number_kind": _label(NumberKind, result.number_kind),
                 "existing_action": result.existing_action,
-                "existing": _existing_summary(result.existing),
+                "existing": _existing_summary(result),
                 "candidates": _candidate_rows(result.candidates),
+                # Candidates outside the clerk's scope are never listed (disclosure).
+                "outside": str(OUTSIDE_CANDIDATES) if result.outside_candidates else "",
             }
     return _registration_page(request, form, check=check, checked=True)
 
 
-def _existing_summary(student) -> dict | None:
+def _existing_summary(result) -> dict | None:
+    """The exact match as the check shows it: in the clerk's scope in full (name, masked
+    number, school, state); outside only the school and county (``disclosure.Holder``)."""
+    student = result.existing
     if student is None:
         return None
+    if result.holder is not None:
+        return {"outside": True, "message": result.holder.message}
     record = getattr(student, "record", None)
     return {
         "name": student.name,

@@ -134,15 +134,17 @@ def test_a_province_may_close_a_change_type(held, make_student, other_school_use
     assert not ChangeRequest.objects.exists()
 
 
-def test_a_province_block_refuses_filing(held, make_student, other_school_user, national_user):
-    """A province may block every grade in a window (here: March)."""
+def test_a_province_block_refuses_filing(held, make_student, other_school, national_user):
+    """A province may block every grade in a window (here: March). Filed by the nation,
+    whose scope covers the student: the precise refusal (a receiving school in another
+    province learns only "not possible now": students/tests/test_disclosure.py)."""
     publish(
         national_user,
         "51",
         {"transfer": {"blocked": [{"from_md": "03-01", "to_md": "03-31", "note": "三月不办"}]}},
     )
     with pytest.raises(ValidationFailed) as caught:
-        file_transfer(other_school_user, make_student())
+        file_transfer(national_user, make_student(), target_school_id=other_school.pk)
     assert [e.code for e in caught.value.errors] == ["change.blocked_period"]
     assert "三月不办" in caught.value.errors[0].message
 
@@ -150,12 +152,18 @@ def test_a_province_block_refuses_filing(held, make_student, other_school_user, 
 # ----------------------------------------------------------------- filing checks
 
 
-def test_only_an_enrolled_student_can_be_transferred(held, make_student, other_school_user):
+def test_only_an_enrolled_student_can_be_transferred(
+    held, make_student, other_school, other_school_user, national_user
+):
     student = make_student()
     StatusRecord.objects.filter(pk=student.pk).update(state=StatusState.SUSPENDED)
     with pytest.raises(ValidationFailed) as caught:
-        file_transfer(other_school_user, student)
+        file_transfer(national_user, student, target_school_id=other_school.pk)
     assert [e.code for e in caught.value.errors] == ["change.state"]
+    # The receiving school, outside the student's scope, is not told the state.
+    with pytest.raises(ValidationFailed) as caught:
+        file_transfer(other_school_user, student)
+    assert [e.code for e in caught.value.errors] == ["transfer.not_possible"]
 
 
 def test_a_closed_school_cannot_receive(held, make_student, other_school, other_school_user):

@@ -555,14 +555,21 @@ def test_withdrawal_after_completion_is_refused(held, make_student, other_school
 # ----------------------------------------------------------------- filing checks
 
 
-def test_a_student_has_at_most_one_open_request(held, make_student, school, other_school_user):
+def test_a_student_has_at_most_one_open_request(
+    held, make_student, school, other_school_user, national_user
+):
     student = make_student()
     first = file_transfer(other_school_user, student)
     third_school = SchoolFactory(name="越秀区第三小学", division_code="440104")
+    # The nation sees the student and the request: the precise conflict.
     with pytest.raises(Conflict) as caught:
-        file_transfer(make_user(third_school.unit), student)
+        file_transfer(national_user, student, target_school_id=third_school.pk)
     assert caught.value.code == "change.already_open"
     assert caught.value.detail == {"request_id": first.pk}
+    # A third school, outside the student's scope, is not told of another school's request.
+    with pytest.raises(Conflict) as caught:
+        file_transfer(make_user(third_school.unit), student)
+    assert caught.value.code == "transfer.not_possible" and caught.value.detail == {}
     assert ChangeRequest.objects.filter(student=student).count() == 1
 
 
@@ -608,9 +615,14 @@ def test_the_target_school_must_offer_the_grade(held, make_student, school):
     """A junior middle school does not take a primary grade-3 pupil."""
     student = make_student()
     junior = SchoolFactory(name="天河中学", division_code="440106", school_type=SchoolType.JUNIOR)
+    county = authority_user("440106")  # covers both schools: the precise refusal
+    with pytest.raises(ValidationFailed) as caught:
+        file_transfer(county, student, target_school_id=junior.pk)
+    assert [e.code for e in caught.value.errors] == ["transfer.grade_not_offered"]
+    # The junior school's clerk does not see the student: its grade is not told.
     with pytest.raises(ValidationFailed) as caught:
         file_transfer(make_user(junior.unit), student)
-    assert [e.code for e in caught.value.errors] == ["transfer.grade_not_offered"]
+    assert [e.code for e in caught.value.errors] == ["transfer.not_possible"]
     assert not ChangeRequest.objects.exists()
 
 
@@ -639,13 +651,18 @@ def test_a_reason_is_required(held, make_student, other_school_user):
         ("13", date(2026, 10, 15), False),
     ],
 )
-def test_blocked_periods(held, make_student, other_school_user, grade, today, blocked):
+def test_blocked_periods(
+    held, make_student, other_school, other_school_user, national_user, grade, today, blocked
+):
     held.go(today)
     student = make_student(grade=grade, entry_date="2020-09" if grade == "16" else "2025-09")
     if not blocked:
         assert file_transfer(other_school_user, student).state == RequestState.OPEN
         return
     with pytest.raises(ValidationFailed) as caught:
-        file_transfer(other_school_user, student)
+        file_transfer(national_user, student, target_school_id=other_school.pk)
     assert [e.code for e in caught.value.errors] == ["change.blocked_period"]
+    with pytest.raises(ValidationFailed) as caught:  # the receiving school: no grade told
+        file_transfer(other_school_user, student)
+    assert [e.code for e in caught.value.errors] == ["transfer.not_possible"]
     assert not ChangeRequest.objects.exists()

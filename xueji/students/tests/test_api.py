@@ -360,11 +360,12 @@ def test_same_id_again_is_409_duplicate_id(school_user, school, other_school_use
     assert response.status_code == 409
     body = response.json()
     assert body["code"] == "student.duplicate_id"
-    assert body["message"] and body["detail"]["number_masked"] == identity.mask_student_number(
-        "G" + id_number
-    )
+    # The holder is in another province: its school, not its number (issue 10, finding 2).
+    assert school.name in body["message"] and "student_id" not in body["detail"]
+    assert identity.mask_student_number("G" + id_number) not in response.content.decode()
     assert "G" + id_number not in response.content.decode()
-    assert registry_counts() == before
+    # Nothing written but the audit row of the check that met a record outside scope.
+    assert registry_counts() == {**before, "audit": before["audit"] + 1}
 
 
 def test_similar_student_is_409_possible_duplicate_with_candidates(school_user, school):

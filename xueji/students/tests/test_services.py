@@ -67,7 +67,10 @@ def test_second_record_for_one_id_is_refused(school_user, school, other_school_u
     with pytest.raises(Conflict) as caught:
         student_register(actor=other_school_user, data=again)
     assert caught.value.code == "student.duplicate_id"
-    assert first.number_masked in caught.value.message and first.number not in caught.value.message
+    # Another province's school: where the child is, nothing more (issue 10, finding 2).
+    assert school.name in caught.value.message
+    assert first.number_masked not in caught.value.message
+    assert first.number not in caught.value.message
     assert Student.objects.count() == 1
 
 
