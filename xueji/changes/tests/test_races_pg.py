@@ -196,10 +196,13 @@ def race_two_filings(make_student, school):
     ]
     results = run_together(*(lambda r=r: file_transfer(r, student) for r in receivers))
     won, lost = split(results)
-    assert len(won) == 1 and [c.code for c in lost] == ["change.already_open"]
+    # The loser, outside the student's scope, is not told of the winner's request (issue
+    # 10, finding 2): "not possible now", and the refusal is audited.
+    assert len(won) == 1 and [c.code for c in lost] == ["transfer.not_possible"]
     request = ChangeRequest.objects.get(student=student)
     assert request.pk == won[0].pk
-    assert lost[0].detail == {"request_id": request.pk}
+    assert lost[0].detail == {}
+    assert AuditEvent.objects.filter(action="change.file_refused_outside").count() == 1
     assert request.state == RequestState.OPEN
     assert ApprovalStep.objects.filter(request=request).count() == 4
     assert ApprovalStep.objects.count() == 4
