@@ -223,7 +223,7 @@ def test_reactivation_outside_scope_hides_number_and_state(places, school_user):
 
 def test_fuzzy_candidates_outside_scope_are_not_listed(places, school_user):
     other = registered(places["far"], name="张伟")
-    body, text = validate(school_user, places["own"], name="张玮")
+    body, text = validate(school_user, places["own"], name="张玮", id_type="", id_number="")
     assert body["ok"] is False and body["candidates"] == []
     assert body["outside_candidates"] is True and OUTSIDE_NOTICE in body["outside_message"]
     assert_nothing_of(text, other)
@@ -236,7 +236,7 @@ def test_fuzzy_candidates_outside_scope_are_not_listed(places, school_user):
 def test_fuzzy_candidates_in_scope_are_listed(places, level, where):
     other = registered(places[where], name="张伟")
     asker = authority_clerk(level)
-    body, _text = validate(asker, places["own"], name="张玮")
+    body, _text = validate(asker, places["own"], name="张玮", id_type="", id_number="")
     assert [c["student_id"] for c in body["candidates"]] == [other.pk]
     assert body["outside_candidates"] is False and outside_audits(asker) == []
 
@@ -249,7 +249,7 @@ def test_registering_past_outside_candidates_raises_a_finding_for_the_unit_above
     nation for two provinces, the city for two of its counties) gets a duplicate finding."""
     other = registered(places[where], name="张伟")
     client = api(school_user)
-    data = payload(places["own"], name="张玮")
+    data = payload(places["own"], name="张玮", id_type="", id_number="")
     refused = client.post("/api/students", data, content_type="application/json")
     assert refused.status_code == 409
     assert refused.json()["code"] == "student.possible_duplicate"
@@ -290,7 +290,9 @@ def test_page_check_outside_scope(page, places, school_user):
     ).content.decode()
     assert "锦江区实验小学" in exact and REFERRAL in exact
     assert_nothing_of(exact, holder, typed_id=True)
-    fuzzy = page.post(reverse("students:check"), form(places["own"], name="张玮"))
+    fuzzy = page.post(
+        reverse("students:check"), form(places["own"], name="张玮", id_type="", id_number="")
+    )
     html = fuzzy.content.decode()
     assert OUTSIDE_NOTICE in html and "锦江区实验小学" not in html
     assert_nothing_of(html, holder)
@@ -299,7 +301,9 @@ def test_page_check_outside_scope(page, places, school_user):
 
 def test_page_check_in_scope_lists_in_full(page, places):
     holder = registered(places["own"], name="张伟")
-    html = page.post(reverse("students:check"), form(places["own"], name="张玮"))
+    html = page.post(
+        reverse("students:check"), form(places["own"], name="张玮", id_type="", id_number="")
+    )
     text = html.content.decode()
     assert holder.name in text and holder.number_masked in text
     assert OUTSIDE_NOTICE not in text
