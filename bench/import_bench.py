@@ -132,10 +132,9 @@ def _settle(connection) -> None:
 
 def bench_actor():
     """A national-level clerk: every school is in scope."""
-    import secrets
 
     from xueji.accounts.models import User
-    from xueji.accounts.services import unit_ensure_national, user_create
+    from xueji.accounts.services import temporary_password, unit_ensure_national, user_create
 
     existing = User.objects.filter(username="bench-clerk").first()
     if existing is not None:
@@ -144,7 +143,7 @@ def bench_actor():
         actor=None,
         unit=unit_ensure_national(),
         username="bench-clerk",
-        password=secrets.token_urlsafe(16),
+        password=temporary_password(username="bench-clerk"),
         roles=["clerk"],
         full_name="基准测试",
     )
