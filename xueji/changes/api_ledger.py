@@ -9,7 +9,6 @@ from ninja import Query, Router, Schema, Status
 
 from xueji.audit.reads import ReadKind, note_read
 from xueji.i18n import gettext_lazy_str as _
-from xueji.paging import offset_field
 
 from . import ledger
 from .models import DropoutCase, DropoutCaseState, DropoutFollowUp
@@ -21,7 +20,7 @@ class CaseQuery(Schema):
     state: str = DropoutCaseState.OPEN  # '' for every state
     q: str = ""
     school_id: int | None = None
-    offset: int = offset_field()
+    offset: int = 0
     limit: int = 50
 
 
