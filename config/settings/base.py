@@ -60,6 +60,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Import uploads over the size limit are refused while the body streams in.
+    "xueji.exchange.uploads.ImportUploadLimitMiddleware",
+    # NUL characters in any input and unparseable multipart bodies: 422/400, never a 500.
+    "xueji.request_guard.RequestGuardMiddleware",
     # Idle/absolute session expiry, single session, blocked accounts, forced password change.
     "xueji.accounts.middleware.AccountSessionMiddleware",
     # Reads of personal data collected during the request, written once before it answers.
@@ -192,6 +196,19 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 XUEJI: dict[str, Any] = {
     # Largest accepted import file, bytes.
     "IMPORT_MAX_BYTES": int(os.environ.get("XUEJI_IMPORT_MAX_BYTES", 20 * 1024 * 1024)),
+    # Limits of an import file's content, checked while it is read (docs/import.md): data
+    # rows, columns holding a value, characters in one cell; for xlsx also the unpacked size
+    # of a part of the zip (bytes) and its compression ratio (a "zip bomb" is refused).
+    "IMPORT_MAX_ROWS": 200_000,
+    "IMPORT_MAX_COLUMNS": 200,
+    "IMPORT_MAX_CELL_CHARS": 2_000,
+    "IMPORT_MAX_XLSX_UNPACKED_BYTES": 512 * 1024 * 1024,
+    "IMPORT_MAX_XLSX_RATIO": 100,
+    # A running import's worker writes a heartbeat every N seconds; a running import
+    # without one for N minutes is marked failed (its worker died) and the clerk is told
+    # to resubmit the file.
+    "IMPORT_HEARTBEAT_SECONDS": 30,
+    "IMPORT_STALE_MINUTES": 10,
     # Rows handled per chunk by the bulk import pipeline.
     "IMPORT_CHUNK_ROWS": 20_000,
     # Processes validating the next chunk while this one loads: None = one per spare core,

@@ -11,6 +11,7 @@ from ninja.files import UploadedFile
 
 from xueji.audit.reads import ReadKind, note_read
 from xueji.i18n import gettext_lazy_str as _
+from xueji.paging import offset_query
 from xueji.students.models import Student
 
 from . import selectors, services
@@ -117,7 +118,7 @@ def list_findings(
     tab: str = "unit",
     kind: str = "",
     state: str = "open",
-    offset: int = 0,
+    offset: int = offset_query(),
     limit: int = 50,
 ):
     """``tab``: ``unit`` (routed to the account's own unit) or ``subtree`` (to the units

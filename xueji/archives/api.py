@@ -8,6 +8,7 @@ from ninja.files import UploadedFile
 
 from xueji.audit.reads import ReadKind, note_read
 from xueji.i18n import gettext_lazy_str as _
+from xueji.paging import offset_query
 
 from . import selectors, services
 from .models import ArchiveBackup, ArchiveDocument
@@ -183,7 +184,7 @@ def download_archive_document(request: HttpRequest, document_id: int):
 
 
 @router.get("/archives/backups", response=list[BackupRow], summary=_("转出学生的档案备份（本校）"))
-def list_archive_backups(request: HttpRequest, offset: int = 0, limit: int = 50):
+def list_archive_backups(request: HttpRequest, offset: int = offset_query(), limit: int = 50):
     backups = selectors.backups_of_school(request.auth)  # type: ignore[attr-defined]
     offset = max(0, offset)
     shown = list(backups[offset : offset + max(1, min(limit, 500))])

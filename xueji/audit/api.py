@@ -9,6 +9,7 @@ from ninja import Query, Router, Schema
 from xueji import clock
 from xueji.accounts.permissions import require_permission
 from xueji.i18n import gettext_lazy_str as _
+from xueji.paging import offset_field
 
 from .views import WARNING_PERMISSION, warning_rows
 from .warnings import sees_area_warnings, warnings_for, warnings_in_scope
@@ -20,7 +21,7 @@ class WarningQuery(Schema):
     # mine: addressed to the caller's unit; area: every unit in the caller's subtree.
     tab: Literal["mine", "area"] = "mine"
     state: Literal["open", "resolved"] = "open"
-    offset: int = 0
+    offset: int = offset_field()
     limit: int = 50
 
 

@@ -9,6 +9,7 @@ from ninja import Query, Router, Schema, Status
 
 from xueji.audit.reads import ReadKind, note_read
 from xueji.i18n import gettext_lazy_str as _
+from xueji.paging import offset_field
 
 from . import ledger
 from .models import DropoutCase, DropoutCaseState, DropoutFollowUp
@@ -20,7 +21,7 @@ class CaseQuery(Schema):
     state: str = DropoutCaseState.OPEN  # '' for every state
     q: str = ""
     school_id: int | None = None
-    offset: int = 0
+    offset: int = offset_field()
     limit: int = 50
 
 

@@ -12,6 +12,7 @@ from xueji.audit.events import AuditAction
 from xueji.audit.reads import ReadKind, note_read
 from xueji.errors import NotFound
 from xueji.i18n import gettext_lazy_str as _
+from xueji.paging import offset_query
 
 from . import reports, services, tasks
 from .columns import COLUMNS_BY_KIND
@@ -59,11 +60,13 @@ def submit_import(
 
 @router.get("/imports", response=list[ImportJobOut], summary=_("本单位的导入任务"))
 def list_imports(request: HttpRequest, limit: int = 50):
+    services.import_jobs_fail_stale()
     return list(import_jobs_visible(request.auth)[: max(1, min(limit, 200))])  # type: ignore[attr-defined]
 
 
 @router.get("/imports/{job_id}", response=ImportJobOut, summary=_("导入任务进度与结果"))
 def get_import(request: HttpRequest, job_id: UUID):
+    services.import_jobs_fail_stale()
     return access_import_job(request.auth, job_id=job_id)  # type: ignore[attr-defined]
 
 
@@ -72,7 +75,9 @@ def get_import(request: HttpRequest, job_id: UUID):
     response=list[ImportErrorOut],
     summary=_("错误明细（行、列、值、规则、说明）"),
 )
-def import_errors(request: HttpRequest, job_id: UUID, offset: int = 0, limit: int = 500):
+def import_errors(
+    request: HttpRequest, job_id: UUID, offset: int = offset_query(), limit: int = 500
+):
     job = access_import_job(request.auth, job_id=job_id)  # type: ignore[attr-defined]
     rows = list(job.row_errors.order_by("row", "pk")[offset : offset + max(1, min(limit, 5000))])
     if rows:

@@ -38,6 +38,7 @@ class SchoolImport:
         try:
             opened = open_import_file(path, file_name, SCHOOL_COLUMNS)
             rows = [(row_no, _plain(data)) for row_no, data in opened.rows]
+            self.outcome.warnings.extend(opened.warnings)
         except ImportFileError as exc:
             self.outcome.rejected = True
             self.outcome.file_error = exc.message

@@ -38,7 +38,7 @@ from xueji.students.models import NonBasicSchema, NumberKind, Student
 from xueji.students.nonbasic import SchemaField, schema_fields
 from xueji.students.numbering import NumberIssuer, kind_for
 from xueji.students.services import schema_for_province
-from xueji.students.validation import CleanRegistration, CodeBook, clean_registration
+from xueji.students.validation import CleanRegistration, CodeBook, clean_registration, code_text
 
 from .columns import STUDENT_COLUMNS, Column, label_of
 from .loader import StudentStage, iter_chunks, stage_row
@@ -70,6 +70,7 @@ class ImportOutcome:
     rejected: bool = False
     file_error: str = ""
     batch: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 Progress = Callable[[ImportOutcome], None]
@@ -93,12 +94,9 @@ def student_import_columns() -> tuple[Column, ...]:
 
 
 def _school_code(value) -> str:
-    """The school code as ``clean_registration`` reads it (an xlsx number loses its .0)."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
+    """The school code as ``clean_registration`` reads it (an xlsx number loses its .0,
+    full-width digits become ASCII)."""
+    return code_text(value)
 
 
 @dataclass
@@ -174,6 +172,7 @@ class StudentImport:
         except ImportFileError as exc:
             return self._reject_file(exc)
         self.outcome.total_rows = opened.total_rows
+        self.outcome.warnings.extend(opened.warnings)
         stage = StudentStage(self.batch.replace("-", "")[:24])
         try:
             try:

@@ -26,7 +26,7 @@ from .columns import SCHOOL_COLUMNS, STUDENT_COLUMNS
 from .models import ImportJob, ImportKind, ImportMode, ImportStatus
 from .reports import build_template, error_report_csv, error_report_xlsx
 from .selectors import access_import_job, import_jobs_visible
-from .services import import_job_create
+from .services import import_job_create, import_jobs_fail_stale
 from .tasks import run_import_job
 
 ERRORS_SHOWN = 200
@@ -85,6 +85,7 @@ def _upload(request: HttpRequest, kind: str) -> HttpResponse:
             else:
                 run_import_job.enqueue(str(job.pk))
                 return redirect("imports:detail", job_id=job.pk)
+    import_jobs_fail_stale()
     recent = import_jobs_visible(request.user).select_related("created_by").filter(kind=kind)[:5]
     return render(
         request,
@@ -105,6 +106,7 @@ def school_import(request: HttpRequest) -> HttpResponse:
 
 @page
 def job_list(request: HttpRequest) -> HttpResponse:
+    import_jobs_fail_stale()
     jobs = list(import_jobs_visible(request.user).select_related("created_by")[:100])
     return render(request, "exchange/jobs.html", {"jobs": jobs})
 
@@ -159,6 +161,7 @@ def _note_export(actor, job: ImportJob, file_format: str) -> None:
 
 @page
 def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    import_jobs_fail_stale()
     job = access_import_job(request.user, job_id=job_id)
     _note_errors_shown(request, job)
     return render(request, "exchange/job.html", _job_context(job))
@@ -167,6 +170,7 @@ def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
 @page
 def job_progress(request: HttpRequest, job_id: UUID) -> HttpResponse:
     """The job's body, polled every second by htmx until the job has finished."""
+    import_jobs_fail_stale()
     job = access_import_job(request.user, job_id=job_id)
     _note_errors_shown(request, job)
     return render(request, "exchange/_job_body.html", _job_context(job))

@@ -7,6 +7,7 @@ the code tables come in a ``CodeBook`` loaded once per request or per import.
 """
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -162,7 +163,53 @@ class CleanRegistration:
     non_basic: dict = field(default_factory=dict)
 
 
+# Fields typed as codes, dates or numbers: full-width digits and letters (１１４４…, typed
+# with a Chinese input method) mean their ASCII forms. Names, addresses and free text are
+# kept as typed (xueji/students/names.py says why).
+_CODE_KEYS = frozenset(
+    {
+        "school_code",
+        "sex",
+        "birth_date",
+        "birthplace_code",
+        "native_place_code",
+        "ethnicity",
+        "nationality",
+        "id_type",
+        "id_valid_until",
+        "hmt_code",
+        "household_place_code",
+        "household_type",
+        "health",
+        "grade",
+        "entry_date",
+        "entry_mode",
+        "attendance",
+        "guardian_relation",
+        "guardian_id_type",
+        "guardian_phone",
+        "phone",
+        "disability",
+    }
+)
+
+
+def code_text(value) -> str:
+    """A code-like cell as text: NFKC (full-width → ASCII), stripped; an xlsx number loses
+    its ``.0``."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text.strip()
+
+
 def _text(data: Mapping, key: str) -> str:
+    if key in _CODE_KEYS:
+        return code_text(data.get(key))
     value = data.get(key)
     if type(value) is str:
         return value.strip()  # csv cells and form fields: the common case first
@@ -446,9 +493,17 @@ def clean_registration(
                     f"{prefix}relation", "code_unknown", _("与学生关系代码不在代码表中"), relation
                 )
             )
-        g_type = _text(row, "id_type")
+        g_type = code_text(row.get("id_type"))
         g_number = _check_id_cell(row, "id_number", errors, _LABELS["guardian_id_number"])
-        if g_number:
+        if g_type and g_type not in _ID_TYPES:
+            # Checked like the student's own type: validate_id raises on an unknown type.
+            add(
+                FieldError(
+                    f"{prefix}id_type", "code_unknown", _("监护人身份证件类型代码不正确"), g_type
+                )
+            )
+            g_number = ""
+        elif g_number:
             g_type = g_type or IdType.RESIDENT_ID
             g_check = validate_id(g_type, g_number, today=today, area_known=book.area_known)
             if not g_check.ok:
