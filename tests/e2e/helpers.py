@@ -47,3 +47,12 @@ def new_context(browser, live_server, *, phone: bool):
     context = browser.new_context(**options)
     context.set_default_timeout(15_000)
     return context
+
+
+def htmx_settled(page) -> None:
+    """Wait until htmx has finished with what it swapped in. htmx binds the `hx-*` attributes
+    of new content only when it settles (a timer after the swap), so a field chosen the moment
+    it appears would change without htmx seeing it: the next request is never sent."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )

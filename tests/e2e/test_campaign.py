@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.e2e.helpers import PHONE, new_context, sign_in, watch_csp
+from tests.e2e.helpers import PHONE, htmx_settled, new_context, sign_in, watch_csp
 from xueji import clock
 from xueji.changes.rules import semester_of
 from xueji.verification import services
@@ -64,6 +64,7 @@ def test_a_clerk_confirms_the_roll_on_a_phone_and_the_county_sees_it_done(
     # one student's data wrong, explained with a note
     phone.locator(f"#roll-{students[1].pk} [data-mark-button=data_wrong]").click()
     phone.wait_for_selector(f"#roll-{students[1].pk}[data-mark=data_wrong]")
+    htmx_settled(phone)  # the note form below is in the row just swapped in
     row = phone.locator(f"#roll-{students[1].pk}")
     assert row.get_by_role("link", name="提交变动申请").get_attribute("href") == (
         f"/changes/new/?student={students[1].pk}"

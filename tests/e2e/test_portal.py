@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.e2e.helpers import htmx_settled
 from tests.factories import make_user, resident_id
 from xueji import clock
 from xueji.accounts.models import Role, UnitKind
@@ -98,10 +99,13 @@ def test_guardian_applies_across_provinces_on_a_phone_and_sees_it_completed(
     assert "天河区第一实验小学" in page.inner_text("main")
     page.select_option("#id_province", "510000")
     page.wait_for_selector('#id_city option[value="510100"]', state="attached")
+    htmx_settled(page)
     page.select_option("#id_city", "510100")
     page.wait_for_selector('#id_county option[value="510104"]', state="attached")
+    htmx_settled(page)
     page.select_option("#id_county", "510104")
     page.wait_for_selector(f'#id_school option[value="{other_school.pk}"]', state="attached")
+    htmx_settled(page)
     page.select_option("#id_school", str(other_school.pk))
     upload = page.locator("#id_material_application")
     assert upload.get_attribute("accept") == "image/*,application/pdf"
