@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "xueji.portal",
     "xueji.anomalies",
     "xueji.verification",
+    "xueji.releases",
     "xueji.web",
 ]
 
@@ -240,7 +241,15 @@ XUEJI: dict[str, Any] = {
     # Every read of personal data is audited (xueji/audit/reads.py). "off" exists only for
     # the read-audit benchmark's baseline (bench/read_audit_bench.py); production refuses it.
     "READ_AUDIT": os.environ.get("XUEJI_READ_AUDIT", "on") != "off",
+    # Data releases (xueji/releases, docs/releases.md): the k every row-level release meets at
+    # least (every combination of its fields covers k people or is suppressed) and the
+    # smallest table cell shown; a request may ask for more, never for less.
+    "RELEASE_MIN_K": int(os.environ.get("XUEJI_RELEASE_MIN_K", 5)),
+    "RELEASE_CELL_THRESHOLD": int(os.environ.get("XUEJI_RELEASE_CELL_THRESHOLD", 5)),
 }
+# The key release pseudonyms, row orders and traces derive from (each release salts its own).
+# Unset: derived from the secret key; set it so that a rotated secret key keeps old traces.
+XUEJI_RELEASE_KEY = os.environ.get("XUEJI_RELEASE_KEY", "")
 
 # Security policy (see xueji/accounts/policy.py for every key and its default).
 XUEJI_SECURITY: dict = {}

@@ -55,6 +55,13 @@ class Permission(models.TextChoices):
     ANOMALY_VIEW = "anomaly.view", _("查看学籍异常")
     ANOMALY_SIGHTING = "anomaly.sighting", _("导入在校名单")
     ANOMALY_RESOLVE = "anomaly.resolve", _("处理学籍异常（合并、确认非同一人）")
+    # Data releases (xueji/releases, Art. 24): see the releases of one's subtree, ask for one,
+    # review one's own unit's requests, approve (reviewers of authorities at county level or
+    # above: xueji.releases.rules). Downloading needs no permission: only the named recipient.
+    RELEASE_VIEW = "release.view", _("查看数据发布")
+    RELEASE_REQUEST = "release.request", _("申请数据发布")
+    RELEASE_REVIEW = "release.review", _("审核数据发布")
+    RELEASE_APPROVE = "release.approve", _("批准数据发布")
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -98,15 +105,21 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Permission.ANOMALY_VIEW,
             Permission.ANOMALY_SIGHTING,
             Permission.ANOMALY_RESOLVE,
+            Permission.RELEASE_VIEW,
+            Permission.RELEASE_REQUEST,
+            Permission.RELEASE_REVIEW,
+            Permission.RELEASE_APPROVE,
         }
     ),
-    # Aggregates only, never personal data.
+    # Aggregates only, never personal data; may ask for a (de-identified) release.
     Role.STATISTICIAN: frozenset(
         {
             Permission.DIVISION_VIEW,
             Permission.SCHOOL_VIEW,
             Permission.STATISTICS_VIEW,
             Permission.CAMPAIGN_VIEW,
+            Permission.RELEASE_VIEW,
+            Permission.RELEASE_REQUEST,
         }
     ),
     Role.SYSTEM_ADMIN: frozenset(
