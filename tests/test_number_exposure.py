@@ -126,10 +126,10 @@ def test_no_page_shows_a_full_number_outside_the_allowed_cases(demo):
         assert statuses[500] == 0, f"{username}: server errors on {statuses}"
         for url, html in sorted(pages.items()):
             for shown in NUMBER_SHAPED.findall(html):
-                student = owners.get(shown.upper())
-                if student is None:
+                holder = owners.get(shown.upper())
+                if holder is None:
                     continue
-                assert _allowed(user, url, student, shown.upper()), (
+                assert _allowed(user, url, holder, shown.upper()), (
                     f"{username} sees {shown[:4]}…{shown[-4:]} in full on {url}"
                 )
                 seen_full += 1
