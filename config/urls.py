@@ -42,5 +42,6 @@ urlpatterns = [
     path("portal/", include("xueji.portal.urls")),
     path("verification/", include("xueji.verification.urls")),
     path("anomalies/", include("xueji.anomalies.urls")),
+    path("releases/", include("xueji.releases.urls")),
     path("", include("xueji.web.urls")),
 ]

@@ -28,3 +28,14 @@ def releases_received(user) -> QuerySet[DataRelease]:
         .select_related("unit", "recipient", "approver_unit")
         .order_by("-requested_at", "-pk")
     )
+
+
+def releases_visible(user) -> QuerySet[DataRelease]:
+    """Everything the user may read: its subtree's releases and its received ones."""
+    from .permissions import releases_visible_q
+
+    return (
+        DataRelease.objects.filter(releases_visible_q(user))
+        .select_related("unit", "recipient", "approver_unit")
+        .order_by("-requested_at", "-pk")
+    )
