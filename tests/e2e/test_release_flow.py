@@ -2,6 +2,7 @@
 recipient downloads the watermarked file; on a desktop and on a 390×844 phone."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -67,7 +68,7 @@ def test_county_approves_and_the_recipient_downloads(browser, live_server, schoo
         page.locator("#release-download").click()
     download = info.value
     assert download.suggested_filename == f"{release.reference}.csv"
-    text = open(download.path(), encoding="utf-8-sig").read()
+    text = Path(download.path()).read_text(encoding="utf-8-sig")
     context.close()
 
     lines = text.splitlines()
