@@ -6,7 +6,14 @@ benchmark, e.g. ``python -m bench.run_all --rows 1000000``.
 
 import sys
 
-from bench import audit_bench, duplicate_bench, import_bench, promotion_bench, read_audit_bench
+from bench import (
+    audit_bench,
+    duplicate_bench,
+    import_bench,
+    promotion_bench,
+    read_audit_bench,
+    release_bench,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         or duplicate_bench.main(args, ignore_unknown=True)
         or audit_bench.main(args, ignore_unknown=True)
         or read_audit_bench.main(args, ignore_unknown=True)
+        or release_bench.main(args, ignore_unknown=True)
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import xlsxwriter
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, F, IntegerField, QuerySet, Window
 from django.db.models.expressions import Expression
 from django.db.models.functions import Cast, ExtractYear, Mod
@@ -73,7 +74,7 @@ def _expression(field: str, birth: str) -> Expression | F:
     if field == "birth":
         year = Cast(ExtractYear("student__birth_date"), IntegerField())
         if birth == BirthGeneralisation.FIVE_YEARS:
-            return year - Mod(year, 5)
+            return Cast(year - Mod(year, 5), IntegerField())
         return year
     if field == "entry_year":
         return Cast(ExtractYear("entry_date"), IntegerField())
@@ -144,13 +145,24 @@ def row_level(release: DataRelease, key: bytes) -> tuple[list[str], list[list[st
     )
     pseudonymised = release.identifiers == IdentifierMethod.PSEUDONYM
     keyed = []
-    for student_id, *values in kept.iterator(chunk_size=5000):
-        cells = [
-            _cell(field, value, release.birth) for field, value in zip(columns, values, strict=True)
-        ]
-        if pseudonymised:
-            cells.insert(0, pseudonym(key, student_id))
-        keyed.append((row_order_key(key, str(student_id)), cells))
+    # Straight from the cursor: the values are plain codes and integers, and Django's
+    # per-value converters would cost more than the whole query.
+    sql, params = kept.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(5000):
+            for student_id, *values in chunk:
+                cells = [
+                    _cell(field, value, release.birth)
+                    for field, value in zip(columns, values, strict=True)
+                ]
+                if pseudonymised:
+                    # The pseudonym is keyed by release and student: its order is the
+                    # release's keyed order.
+                    name = pseudonym(key, student_id)
+                    keyed.append((name, [name, *cells]))
+                else:
+                    keyed.append((row_order_key(key, str(student_id)), cells))
     keyed.sort(key=lambda pair: pair[0])
     headers = [FIELD_TITLES[f] for f in columns]
     if pseudonymised:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from django.db import models
 from django.utils.functional import Promise
@@ -359,8 +360,16 @@ def release_key(master: bytes, salt: str) -> bytes:
     return hmac.new(master, b"xueji.release:" + salt.encode(), hashlib.sha256).digest()
 
 
+@lru_cache(maxsize=64)
+def _keyed(key: bytes) -> "hmac.HMAC":
+    # HMAC-SHA256 with the key already absorbed: each message then costs one copy.
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def _mac(key: bytes, message: str) -> str:
-    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+    mac = _keyed(key).copy()
+    mac.update(message.encode())
+    return mac.hexdigest()
 
 
 def pseudonym(key: bytes, student_id: int) -> str:
@@ -384,6 +393,7 @@ def row_order_key(key: bytes, token: str) -> str:
 def birth_label(year: int | None, method: str) -> str:
     if year is None:
         return ""
+    year = int(year)  # a database may hand the generalised year back as a float
     if method == BirthGeneralisation.FIVE_YEARS:
         start = year - year % 5
         return f"{start}-{start + 4}"

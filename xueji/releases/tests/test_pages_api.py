@@ -189,3 +189,27 @@ def test_openapi_declares_the_release_operations_and_their_errors(staff):
     assert {"200", "403", "404", "409"} <= set(download)
     approval = schema["paths"]["/api/releases/{release_id}/approval"]["post"]["responses"]
     assert {"200", "403", "404", "409", "422"} <= set(approval)
+
+
+def test_the_list_endpoint_costs_the_same_queries_for_more_releases(staff):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from xueji.releases import services
+
+    from .conftest import law_request
+
+    client = _client(staff["reviewer"])
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/api/releases").status_code == 200
+        return len(captured.captured_queries)
+
+    services.release_request(actor=staff["requester"], data=law_request(staff))
+    client.get("/api/releases")  # the session's first-request work out of the count
+    few = queries()
+    for _ in range(4):
+        services.release_request(actor=staff["requester"], data=law_request(staff))
+    assert queries() == few
+    assert len(client.get("/api/releases").json()) == 5

@@ -285,6 +285,12 @@ def test_dropped_identifiers_and_five_year_birth_bands(staff, school):
     )
     _headers, rows = read_rows(wider)
     assert Counter(tuple(r) for r in rows) == {("1",): 5}
+    populate(school, [("2", 2017, "12")] * 5)
+    banded = through_pipeline(
+        staff, law_request(staff, identifiers="drop", birth="five_years", fields=["birth"], k=5)
+    )
+    _headers, rows = read_rows(banded)
+    assert Counter(tuple(r) for r in rows) == {("2015-2019",): 8}
 
 
 def test_table_release_suppresses_cells_under_the_threshold(staff, school):
