@@ -22,6 +22,7 @@ def test_release_benchmark_generates_three_releases_and_traces_a_partial_copy():
         case = result["cases"][name]
         assert case["population"] == 400
         assert case["bytes"] > 0
+        assert case["cpu_seconds"] > 0
     rows = result["cases"]["rows_csv"]
     assert rows["rows"] + rows["suppressed"] == 400
     assert result["cases"]["rows_xlsx"]["rows"] == rows["rows"]
@@ -38,6 +39,7 @@ def test_docs_section_is_replaced_and_other_sections_stay(tmp_path):
         "suppressed": 2,
         "bytes": 2048,
         "seconds": 1.5,
+        "cpu_seconds": 1.2,
         "generation_seconds": 1.0,
     }
     entry = {
@@ -59,5 +61,7 @@ def test_docs_section_is_replaced_and_other_sections_stay(tmp_path):
     text = docs.read_text(encoding="utf-8")
     assert "its figures" in text
     assert text.count("## Release benchmark") == 1
-    assert "| 2026-01-02 | PostgreSQL 15 | 10 | rows csv | 8 | 2 | 0.0 | 1.50 | 1.00 |" in text
+    assert (
+        "| 2026-01-02 | PostgreSQL 15 | 10 | rows csv | 8 | 2 | 0.0 | 1.50 | 1.00 | 1.20 |" in text
+    )
     assert "2026-01-01" not in text.split("Per run:")[0]

@@ -26,6 +26,8 @@ from hypothesis import strategies as st
 from tests import factories
 from xueji import clock
 from xueji.accounts.models import Role, Unit, UnitKind, User
+from xueji.accounts.permissions import has_permission
+from xueji.accounts.rules import Permission
 from xueji.accounts.scope import EVERY_ROW, Scope
 from xueji.accounts.selectors import account_list, lockouts_in_scope, units_in_subtree
 from xueji.accounts.services import unit_ensure_national
@@ -51,6 +53,9 @@ from xueji.enrolment.selectors import roll_summary
 from xueji.errors import DomainError, NotFound
 from xueji.exchange.models import ImportJob
 from xueji.exchange.selectors import import_jobs_visible
+from xueji.releases.models import DataRelease
+from xueji.releases.permissions import access_release
+from xueji.releases.selectors import release_list, releases_visible
 from xueji.schools.models import School
 from xueji.schools.rules import SchoolType
 from xueji.schools.selectors import school_list, schools_visible
@@ -156,6 +161,8 @@ worlds = st.fixed_dictionaries(
         "jobs": st.lists(st.integers(0, 99), max_size=2),
         "campaign": st.sampled_from(["", "national", "44", "51"]),
         "locked": st.lists(st.integers(0, 99), max_size=2),
+        # (requesting unit, recipient's unit): a data release
+        "releases": st.lists(st.tuples(st.integers(0, 99), st.integers(0, 99)), max_size=3),
     }
 )
 
@@ -338,6 +345,28 @@ def build(spec: dict[str, Any]) -> World:
     for index in spec["locked"]:
         actor = _pick(list(world.actors.values()), index)
         User.objects.filter(pk=actor.pk).update(locked_until=now + timedelta(hours=1))
+    for number, (unit_index, recipient_index) in enumerate(spec["releases"]):
+        unit = _pick(world.units, unit_index)
+        DataRelease.objects.create(
+            reference=f"SJFB-2026-{number:08X}",
+            unit=unit,
+            purpose="范围测试",
+            basis_kind="law",
+            basis_law="《中华人民共和国统计法》第七条",
+            kind="rows",
+            fields=["sex"],
+            identifiers="pseudonym",
+            birth="year",
+            k=5,
+            threshold=5,
+            output_format="csv",
+            recipient_organisation="范围测试",
+            recipient=world.actors[_pick(world.units, recipient_index).pk],
+            expires_on=today,
+            requested_by=world.actors[unit.pk],
+            requested_at=now,
+            key_salt="0" * 32,
+        )
     return world
 
 
@@ -369,6 +398,7 @@ class Rows:
     jobs: list[tuple[Any, int]]
     rulesets: list[tuple[int, str]]
     schemas: list[tuple[int, str]]
+    releases: list[tuple[int, int, int]]  # (id, requesting unit, recipient account)
     authority_prefixes: dict[str, int]  # area prefix → authority unit id
 
     @classmethod
@@ -415,6 +445,7 @@ class Rows:
             jobs=list(ImportJob.objects.values_list("pk", "unit_id")),
             rulesets=list(RuleSet.objects.values_list("pk", "province_code")),
             schemas=list(NonBasicSchema.objects.values_list("pk", "province_code")),
+            releases=list(DataRelease.objects.values_list("pk", "unit_id", "recipient_id")),
             authority_prefixes={
                 prefix: pk
                 for pk, prefix in Unit.objects.exclude(kind=UnitKind.SCHOOL).values_list(
@@ -602,6 +633,19 @@ def check_every_selector(world: World) -> None:
             pk for pk, code in rows.schemas if layer(code)
         }, where
 
+        # data releases: the subtree's (release.view: the authorities' reviewers here) and,
+        # for anyone, the ones it receives
+        subtree_releases = (
+            {pk for pk, r_unit, _to in rows.releases if within(r_unit, unit_id)}
+            if has_permission(actor, Permission.RELEASE_VIEW)
+            else set()
+        )
+        assert ids(release_list(actor)) == subtree_releases, where
+        readable = subtree_releases | {pk for pk, _u, to in rows.releases if to == actor.pk}
+        assert ids(releases_visible(actor)) == readable, where
+        for pk in probes({pk for pk, _u, _to in rows.releases}, readable):
+            assert reached(access_release, actor, release_id=pk) == (pk in readable), where
+
 
 # Every place, every kind of record, at once: always tried, whatever Hypothesis draws.
 EVERYTHING_AT_ONCE = {
@@ -618,6 +662,7 @@ EVERYTHING_AT_ONCE = {
     "jobs": [0, 4],
     "campaign": "national",
     "locked": [1],
+    "releases": [(0, 3), (4, 0), (9, 1)],
 }
 
 
