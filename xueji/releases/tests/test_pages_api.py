@@ -213,3 +213,11 @@ def test_the_list_endpoint_costs_the_same_queries_for_more_releases(staff):
         services.release_request(actor=staff["requester"], data=law_request(staff))
     assert queries() == few
     assert len(client.get("/api/releases").json()) == 5
+
+
+def test_pages_follow_the_second_locale(staff):
+    client = _client(staff["requester"])
+    page = client.get("/releases/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Data sent to me" in page and "Request a data release" in page
+    form = client.get("/releases/new/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Recipient organisation" in form and "Download expiry" in form
