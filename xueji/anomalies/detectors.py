@@ -28,7 +28,6 @@ from xueji.enrolment.rules import ON_ROLL, EventKind, StatusState
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, SchoolState
 from xueji.students.duplicates import score_name
-from xueji.students.identity import mask_student_number
 from xueji.students.models import Guardian, NumberKind, Student, StudentNumber
 from xueji.students.rules import IdType
 from xueji.verification.models import RollMark, SchoolConfirmation
@@ -671,14 +670,16 @@ def temporary_numbers(ctx: Context) -> dict[Key, Found]:
     # Issued before the start of the day ``days`` days ago (the day judged by, not the
     # moment the job runs).
     cutoff = _day_start(ctx.today - timedelta(days=days))
-    issued = StudentNumber.objects.filter(number=OuterRef("student__number")).values("issued_at")[
-        :1
-    ]
+    issued = StudentNumber.objects.filter(number_key=OuterRef("student__number_key")).values(
+        "issued_at"
+    )[:1]
     rows = (
         StatusRecord.objects.filter(state__in=ON_ROLL, student__number_kind=NumberKind.L)
         .annotate(issued=Subquery(issued))
         .filter(Q(issued__lt=cutoff) | Q(issued__isnull=True, student__created_at__lt=cutoff))
-        .values_list("student_id", "school_id", "student__number", "issued", "student__created_at")
+        .values_list(
+            "student_id", "school_id", "student__number_masked", "issued", "student__created_at"
+        )
     )
     items = list(rows.iterator(chunk_size=5000))
     ctx.units.load_schools(r[1] for r in items)
@@ -688,7 +689,7 @@ def temporary_numbers(ctx: Context) -> dict[Key, Found]:
         found[(student_id, None)] = Found(
             unit_id=ctx.units.school_unit(school_id),
             evidence={
-                "number": mask_student_number(number),
+                "number": number,  # stored masked
                 "issued_at": _iso(at),
                 "age_days": (ctx.today - timezone.localdate(at)).days,
                 "max_days": days,

@@ -46,6 +46,7 @@ from xueji.errors import Conflict, FieldError, ValidationFailed
 from xueji.exchange.columns import Column
 from xueji.exchange.readers import ImportFileError, open_import_file
 from xueji.schools.models import School
+from xueji.students import identity
 from xueji.students.models import Guardian, NonBasicInfo, Student, StudentNumber
 
 from . import snapshots
@@ -975,19 +976,19 @@ def sightings_import(*, actor: Any, upload: UploadedFile, source: str = "") -> S
         except ImportFileError as error:
             raise ValidationFailed([FieldError("file", error.code, error.message)]) from None
     result.rows = len(rows)
-    numbers = {str(v.get("number") or "").strip().upper() for _, v in rows}
+    by_key = identity.number_keys(str(v.get("number") or "") for _, v in rows)
     codes = {str(v.get("school_code") or "").strip() for _, v in rows}
     students: dict[str, tuple[int, str]] = {
-        number: (pk, student_name)
-        for pk, number, student_name in Student.objects.filter(number__in=numbers).values_list(
-            "pk", "number", "name"
-        )
+        by_key[str(index_key)]: (pk, student_name)
+        for pk, index_key, student_name in Student.objects.filter(
+            number_key__in=list(by_key)
+        ).values_list("pk", "number_key", "name")
     }
     # Retired numbers (an upgrade, a merge) name the student who holds them now.
-    for number, pk, student_name in StudentNumber.objects.filter(
-        number__in=numbers - set(students)
-    ).values_list("number", "student_id", "student__name"):
-        students[number] = (pk, student_name)
+    for index_key, pk, student_name in StudentNumber.objects.filter(
+        number_key__in=[k for k, n in by_key.items() if n not in students]
+    ).values_list("number_key", "student_id", "student__name"):
+        students[by_key[str(index_key)]] = (pk, student_name)
     schools = {
         code: (pk, area)
         for pk, code, area in School.objects.filter(code__in=codes).values_list(
@@ -997,7 +998,7 @@ def sightings_import(*, actor: Any, upload: UploadedFile, source: str = "") -> S
     good: dict[tuple[int, int, date], AttendanceSighting] = {}
     now = clock.now()
     for row_number, values in rows:
-        number = str(values.get("number") or "").strip().upper()
+        number = identity.normalize_student_number(str(values.get("number") or ""))
         code = str(values.get("school_code") or "").strip()
         seen_on = _seen_on(values.get("seen_on"))
         given_name = str(values.get("name") or "").strip()

@@ -27,6 +27,7 @@ from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.enrolment.models import StatusRecord
 from xueji.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from xueji.students import identity
 
 from .models import DropoutCase, DropoutCaseState, DropoutFollowUp, FollowUpMethod
 
@@ -341,7 +342,7 @@ def dropout_case_list(
         qs = qs.filter(school_id=school_id)
     term = (q or "").strip()
     if term:
-        qs = qs.filter(student__number=term.upper()) | qs.filter(student__name=term)
+        qs = qs.filter(identity.number_q(term, field="student")) | qs.filter(student__name=term)
     return (
         qs.select_related("student", "school")
         .annotate(last_follow_up=Max("follow_ups__on"), follow_up_count=Count("follow_ups"))

@@ -9,6 +9,7 @@ from xueji import clock
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
 from xueji.accounts.scope import scope_for
+from xueji.students import identity
 
 from .models import ApprovalStep, ChangeRequest, Material
 from .rules import RequestState, StepState
@@ -80,7 +81,9 @@ def request_list(
         qs = qs.filter(school_id=school_id) | qs.filter(target_school_id=school_id)
     term = q.strip()
     if term:
-        qs = qs.filter(student__number=term.upper()) | qs.filter(student__name__contains=term)
+        qs = qs.filter(identity.number_q(term, field="student")) | qs.filter(
+            student__name__contains=term
+        )
     return qs.order_by("-filed_at", "-pk")
 
 

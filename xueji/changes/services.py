@@ -36,6 +36,7 @@ from xueji.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFa
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, SchoolState, grade_allowed
 from xueji.students import disclosure
+from xueji.students import identity
 from xueji.students.models import Student
 from xueji.workdays.rules import CalendarMissing
 from xueji.workdays.selectors import due_date
@@ -516,7 +517,7 @@ def student_for_transfer(*, number: str, name: str) -> Student:
     any mismatch reads as not found, so numbers cannot be probed for names."""
     student = (
         Student.objects.select_related("record", "record__school")
-        .filter(number=(number or "").strip().upper())
+        .filter(identity.number_q(number or ""))
         .first()
     )
     if student is None or student.name != (name or "").strip():

@@ -40,7 +40,6 @@ from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
 from xueji.divisions.selectors import division_full_name, prefix_of_code
 from xueji.errors import Conflict, FieldError, NotFound, ValidationFailed
-from xueji.masking import mask_student_number
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, STAGES_BY_TYPE, Stage, stages_for
 
@@ -444,7 +443,7 @@ def _conflict_students(groups: list[tuple[int, str, str, str]]) -> list[dict]:
         StatusRecord.objects.filter(wanted, state=StatusState.ENROLLED)
         .values(
             "student_id",
-            "student__number",
+            "student__number_masked",
             "student__name",
             "school_id",
             "school__code",
@@ -461,7 +460,7 @@ def _conflict_students(groups: list[tuple[int, str, str, str]]) -> list[dict]:
             {
                 "student_id": row["student_id"],
                 # Stored in the run's report and shown to authorities: masked.
-                "number": mask_student_number(row["student__number"]),
+                "number": row["student__number_masked"],
                 "name": row["student__name"],
                 "school_code": row["school__code"],
                 "school_name": row["school__name"],
@@ -521,12 +520,18 @@ def batch_promotion_plan(
 
 
 def _student_ids_by_number(numbers: Iterable[str]) -> dict[str, int]:
+    from xueji.students import identity
     from xueji.students.models import Student
 
-    wanted = sorted({n.strip().upper() for n in numbers if n and n.strip()})
-    if not wanted:
+    by_key = identity.number_keys(n for n in numbers if n and n.strip())
+    if not by_key:
         return {}
-    return dict(Student.objects.filter(number__in=wanted).values_list("number", "id"))
+    return {
+        by_key[str(key)]: pk
+        for key, pk in Student.objects.filter(number_key__in=list(by_key)).values_list(
+            "number_key", "id"
+        )
+    }
 
 
 def _split_numbers(value: str | Iterable[str] | None) -> list[str]:

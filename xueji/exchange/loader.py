@@ -19,11 +19,14 @@ from xueji.audit import context as audit_context
 from xueji.audit.chain import append_raw
 from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.models import AuditEvent
+from xueji.students import identity
 
 # (column, PostgreSQL type, SQLite type) of the staging table.
 STAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("row_no", "integer", "integer"),
-    ("number", "varchar(19)", "text"),
+    ("number", "varchar(255)", "text"),  # encrypted: identity.seal_number
+    ("number_key", "varchar(64)", "text"),
+    ("number_masked", "varchar(19)", "text"),
     ("number_kind", "varchar(1)", "text"),
     ("name", "varchar(64)", "text"),
     ("former_name", "varchar(64)", "text"),
@@ -75,6 +78,8 @@ _SQLITE_TOP_ID = (
 # The students_student columns a load copies from staging (the rest are set at merge).
 STUDENT_COPY_COLUMNS = (
     "number",
+    "number_key",
+    "number_masked",
     "number_kind",
     "name",
     "former_name",
@@ -97,8 +102,8 @@ STUDENT_COPY_COLUMNS = (
 )
 
 
-# The staged number as the audit trail shows it (identity.mask_student_number, in SQL).
-_MASKED = "substr(st.number, 1, 7) || '********' || substr(st.number, 16, 4)"
+# The staged number as the audit trail shows it (identity.mask_student_number).
+_MASKED = "st.number_masked"
 
 
 def _is_pg() -> bool:
@@ -202,8 +207,10 @@ class StudentStage:
             )
             inserted = cursor.rowcount
             cursor.execute(
-                f"INSERT INTO students_studentnumber (number, student_id, kind, issued_at, reason) "
-                f"SELECT st.number, {sid}, st.number_kind, %s, '' FROM {t} st",
+                "INSERT INTO students_studentnumber (number, number_key, number_masked, student_id, "
+                "kind, issued_at, reason) "
+                f"SELECT st.number, st.number_key, st.number_masked, {sid}, st.number_kind, %s, '' "
+                f"FROM {t} st",
                 [stamp],
             )
             cursor.execute(
@@ -290,7 +297,9 @@ def stage_row(
     adapt = connection.ops.adapt_datefield_value  # None stays None; one connection lookup
     return (
         row_no,
-        number,
+        identity.seal_number(number),
+        identity.number_key(number),
+        identity.mask_student_number(number),
         number_kind,
         clean.name,
         clean.former_name,

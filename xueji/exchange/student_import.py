@@ -478,7 +478,7 @@ class StudentImport:
         for part in iter_chunks(sorted(keys), 900):
             for id_key, number, school_id, state in Student.objects.filter(
                 id_key__in=part
-            ).values_list("id_key", "number", "record__school_id", "record__state"):
+            ).values_list("id_key", "number_masked", "record__school_id", "record__state"):
                 by_key[str(id_key)] = (number, school_id, state)
         return by_key
 

@@ -83,7 +83,7 @@ def _guardian_named_by(*, student_number: str, guardian_id_number: str) -> Guard
         return None
     return (
         Guardian.objects.select_related("student")
-        .filter(student__number=number, is_guardian=True, id_key__in=keys)
+        .filter(identity.number_q(number, field="student"), is_guardian=True, id_key__in=keys)
         .exclude(phone="")
         .order_by("pk")
         .first()

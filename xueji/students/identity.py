@@ -35,7 +35,7 @@ from xueji.masking import mask_number as mask_number
 from xueji.masking import mask_numbers_in_text as mask_numbers_in_text
 from xueji.masking import mask_student_number as mask_student_number
 
-from .rules import IdType, normalize_id
+from .rules import IdType, _strip, _to_halfwidth, normalize_id
 
 # Types whose numbers share one national namespace (both are GB 11643-style numbers).
 _NATIONAL_FAMILY = {IdType.RESIDENT_ID, IdType.RESIDENCE_PERMIT}
@@ -51,6 +51,8 @@ ALL_FAMILIES = (
 # The associated data of each encrypted column (never change: stored values depend on it).
 STUDENT_ID_CONTEXT = "students.id_number"
 GUARDIAN_ID_CONTEXT = "students.guardian_id_number"
+# Student numbers (``Student.number`` and every issued ``StudentNumber.number``).
+STUDENT_NUMBER_CONTEXT = "students.student_number"
 
 
 @cache
@@ -94,6 +96,42 @@ def id_key(id_type: str, raw_number: str) -> str | None:
     if not id_type or not raw_number or not raw_number.strip():
         return None
     return blind_index(id_type, normalize_id(id_type, raw_number))
+
+
+def normalize_student_number(text: str) -> str:
+    """A typed-in student number as it is stored: half-width, no spaces, upper case."""
+    return "".join(_strip(_to_halfwidth(text or "")).split()).upper()
+
+
+def number_key(number: str) -> str:
+    """The keyed blind index of a student number (G, J or L; 64 hex characters).
+
+    Under the same key as the ID numbers' index, in its own namespace (``SN:``), so a G
+    number's index differs from its ID number's."""
+    mac = _keyed_hmac().copy()
+    mac.update(f"SN:{normalize_student_number(number)}".encode())
+    return mac.hexdigest()
+
+
+def seal_number(number: str) -> str:
+    """A student number as the database stores it (bulk SQL paths; the model field does the
+    same on save)."""
+    return fieldcrypto.encrypt(normalize_student_number(number), context=STUDENT_NUMBER_CONTEXT)
+
+
+def number_q(number: str, *, field: str = ""):
+    """The condition "this student number" on a Student queryset (``field`` '') or through
+    a relation (``field="student"``): through the blind index, never the encrypted column.
+    Every lookup by student number goes through this."""
+    from django.db.models import Q
+
+    prefix = f"{field}__" if field else ""
+    return Q(**{f"{prefix}number_key": number_key(number)})
+
+
+def number_keys(numbers) -> dict[str, str]:
+    """blind index → number, for ``number_key__in`` lookups of many numbers."""
+    return {number_key(n): normalize_student_number(n) for n in numbers if n}
 
 
 def search_keys(raw_number: str) -> list[str]:
@@ -151,8 +189,9 @@ def index_of(obj) -> str | None:
 
 
 def read_number(obj) -> str:
-    """The full student number of a Student or StudentNumber. Callers show it only where
-    the task needs it (``permissions.may_see_full_number``, ``student_reveal``, printing)."""
+    """The full student number of a Student or StudentNumber (decrypted by the model field).
+    Callers show it only where the task needs it (``permissions.may_see_full_number``,
+    ``student_reveal``, printing)."""
     return obj.number or ""
 
 

@@ -7,6 +7,19 @@ module touches ``id_number`` or ``id_key`` directly.
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .fields import EncryptedNumberField, MaskedNumberField, NumberKeyField
+
+# The associated data of the student-number columns (identity.STUDENT_NUMBER_CONTEXT).
+_NUMBER_CONTEXT = "students.student_number"
+_NUMBER_DERIVED = ("number_key", "number_masked")
+
+
+def _with_derived(update_fields):
+    """``update_fields`` with the number's index and masked form when the number is in it."""
+    if update_fields is None or "number" not in update_fields:
+        return update_fields
+    return list(dict.fromkeys([*update_fields, *_NUMBER_DERIVED]))
+
 
 class Sex(models.TextChoices):
     MALE = "1", _("男")
@@ -22,7 +35,10 @@ class NumberKind(models.TextChoices):
 class Student(models.Model):
     """One person known to the registry. Exactly one status record hangs off it."""
 
-    number = models.CharField(_("学籍号"), max_length=19, unique=True)
+    # Encrypted (identity.STUDENT_NUMBER_CONTEXT); looked up through ``number_key``.
+    number = EncryptedNumberField(_("学籍号"), context=_NUMBER_CONTEXT)
+    number_key = NumberKeyField(unique=True, null=True, source="number")
+    number_masked = MaskedNumberField(_("学籍号"), blank=True, default="", source="number")
     number_kind = models.CharField(_("学籍号类别"), max_length=1, choices=NumberKind.choices)
     name = models.CharField(_("姓名"), max_length=64)
     former_name = models.CharField(_("曾用名"), max_length=64, blank=True, default="")
@@ -60,19 +76,17 @@ class Student(models.Model):
     def __str__(self) -> str:
         return f"{self.name}（{self.number_masked}）"
 
-    @property
-    def number_masked(self) -> str:
-        """The number as lists, queues and the audit trail show it (see
-        ``identity.mask_student_number``)."""
-        from .identity import mask_student_number
-
-        return mask_student_number(self.number)
+    def save(self, *args, update_fields=None, **kwargs) -> None:
+        super().save(*args, update_fields=_with_derived(update_fields), **kwargs)
 
 
 class StudentNumber(models.Model):
     """Every student number ever issued: a number is never reissued, even once retired."""
 
-    number = models.CharField(_("学籍号"), max_length=19, unique=True)
+    number = EncryptedNumberField(_("学籍号"), context=_NUMBER_CONTEXT)
+    # A number is never issued twice: the blind index is unique.
+    number_key = NumberKeyField(unique=True, null=True, source="number")
+    number_masked = MaskedNumberField(_("学籍号"), blank=True, default="", source="number")
     student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="numbers")
     kind = models.CharField(_("类别"), max_length=1, choices=NumberKind.choices)
     issued_at = models.DateTimeField(_("发放时间"))
@@ -84,11 +98,8 @@ class StudentNumber(models.Model):
         verbose_name_plural = _("学籍号记录")
         ordering = ["issued_at"]
 
-    @property
-    def number_masked(self) -> str:
-        from .identity import mask_student_number
-
-        return mask_student_number(self.number)
+    def save(self, *args, update_fields=None, **kwargs) -> None:
+        super().save(*args, update_fields=_with_derived(update_fields), **kwargs)
 
 
 class BasicInfoRevision(models.Model):

@@ -8,8 +8,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import date
 
-from django.db.models import Q
-
+from . import identity
 from .models import NumberKind, StudentNumber
 from .rules import IdType, g_number, j_number, l_number
 
@@ -22,6 +21,15 @@ def kind_for(*, id_type: str, id_number: str, nationality: str) -> str:
     if not id_number and nationality == "CHN":
         return NumberKind.L
     return NumberKind.J
+
+
+# How many J sequences of a prefix one probe of the blind index asks about.
+_PROBE = 20
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class NumberIssuer:
@@ -37,23 +45,40 @@ class NumberIssuer:
         self._taken: set[str] = set()
 
     def prime(self, prefixes: Iterable[str]) -> None:
-        """Load the highest J sequence for each 'J'+division+date prefix."""
+        """Load the next free J sequence for each 'J'+division+date prefix.
+
+        Numbers are stored encrypted, so there is no range to scan: the issuer asks the
+        blind index which of the first ``_PROBE`` sequences of each prefix are taken, and the
+        next ``_PROBE`` for the prefixes whose window was full, until a window has a free
+        tail. Sequences are issued in order and never reused, so the next one is one past
+        the highest taken.
+        """
         wanted = [p for p in set(prefixes) if p not in self._next_j]
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            for prefix in chunk:
-                self._next_j[prefix] = 1
-            condition = Q()
-            for prefix in chunk:
-                # A key range, not ``startswith``: SQLite answers LIKE by reading every
-                # issued number, a range comes from the unique index on any database.
-                upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-                condition |= Q(number__gte=prefix, number__lt=upper)
-            for number in StudentNumber.objects.filter(condition).values_list("number", flat=True):
-                prefix = number[:15]
-                sequence = int(number[15:18])
-                if sequence + 1 > self._next_j.get(prefix, 1):
-                    self._next_j[prefix] = sequence + 1
+        start = 1
+        while wanted and start <= 999:
+            stop = min(999, start + _PROBE - 1)
+            keys: dict[str, tuple[str, int]] = {}
+            for prefix in wanted:
+                self._next_j.setdefault(prefix, 1)
+                division, day = prefix[1:7], prefix[7:15]
+                birth = date(int(day[:4]), int(day[4:6]), int(day[6:8]))
+                for sequence in range(start, stop + 1):
+                    keys[identity.number_key(j_number(division, birth, sequence))] = (
+                        prefix,
+                        sequence,
+                    )
+            full: set[str] = set()
+            for part in _chunks(list(keys), 900):
+                for key in StudentNumber.objects.filter(number_key__in=part).values_list(
+                    "number_key", flat=True
+                ):
+                    prefix, sequence = keys[str(key)]
+                    if sequence + 1 > self._next_j[prefix]:
+                        self._next_j[prefix] = sequence + 1
+                    if sequence == stop:
+                        full.add(prefix)
+            wanted = sorted(full)
+            start = stop + 1
 
     def issue(self, *, kind: str, id_number: str, division_code: str, birth_date: date) -> str:
         if kind == NumberKind.G:
@@ -71,7 +96,7 @@ class NumberIssuer:
             number = l_number(division_code, birth_date, f"{secrets.randbelow(10_000):04d}")
             if number in self._taken:
                 continue
-            if not StudentNumber.objects.filter(number=number).exists():
+            if not StudentNumber.objects.filter(identity.number_q(number)).exists():
                 self._taken.add(number)
                 return number
         raise OverflowError(f"no free temporary number for {division_code}/{birth_date}")
@@ -86,9 +111,14 @@ class NumberIssuer:
                     self._taken.add(number)
                     drafts.append(number)
                     break
-        clashes = set(
-            StudentNumber.objects.filter(number__in=drafts).values_list("number", flat=True)
-        )
+        by_key = identity.number_keys(drafts)
+        clashes = {
+            by_key[str(key)]
+            for part in _chunks(list(by_key), 900)
+            for key in StudentNumber.objects.filter(number_key__in=part).values_list(
+                "number_key", flat=True
+            )
+        }
         for index, number in enumerate(drafts):
             if number in clashes:
                 division_code, birth_date = keys[index]

@@ -3,6 +3,7 @@
 from xueji.accounts.scope import scope_for
 from xueji.errors import NotFound
 
+from . import identity
 from .models import Student
 
 
@@ -17,7 +18,7 @@ def access_student(user, *, student_id: int | None = None, number: str | None = 
     if student_id is not None:
         qs = qs.filter(pk=student_id)
     elif number:
-        qs = qs.filter(number=number.strip().upper())
+        qs = qs.filter(identity.number_q(number))
     else:
         raise NotFound("student")
     student = qs.first()

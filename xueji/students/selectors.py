@@ -40,19 +40,24 @@ def _search(qs: QuerySet[Student], term: str) -> QuerySet[Student]:
     upper = term.upper()
     if _NUMBER_RE.match(upper):
         # Retired numbers (after an upgrade or merge) still find their student.
-        owner_ids = StudentNumber.objects.filter(number=upper).values("student_id")
-        return qs.filter(Q(number=upper) | Q(pk__in=owner_ids))
+        owner_ids = StudentNumber.objects.filter(identity.number_q(upper)).values("student_id")
+        return qs.filter(identity.number_q(upper) | Q(pk__in=owner_ids))
     if _ID_LIKE_RE.match(term) and any(ch.isdigit() for ch in term):
         return qs.filter(id_key__in=identity.search_keys(term))
     return qs.filter(Q(name=term) | Q(former_name=term))
 
 
 def name_or_number(term: str, *, field: str = "") -> Q:
-    """Part of the name or of the student number, for the search boxes of lists of a
+    """Part of the name, a whole student number, or part of the number as lists show it
+    (the kind letter and division, the last 4), for the search boxes of lists of a
     student's rows (a roll, a review queue); ``field`` is the path to the student
-    ("student", "other_student"), '' for students themselves."""
+    ("student", "other_student"), '' for students themselves. A whole number is matched
+    through its blind index (the number itself is stored encrypted)."""
     prefix = f"{field}__" if field else ""
-    return Q(**{f"{prefix}name__contains": term}) | Q(**{f"{prefix}number__icontains": term})
+    condition = Q(**{f"{prefix}name__contains": term})
+    if _NUMBER_RE.match(identity.normalize_student_number(term)):
+        return condition | identity.number_q(term, field=field)
+    return condition | Q(**{f"{prefix}number_masked__icontains": term})
 
 
 def student_list(

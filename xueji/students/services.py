@@ -416,7 +416,7 @@ def student_attach_resident_id(
     with transaction.atomic():
         locked = Student.objects.select_for_update().get(pk=student.pk)
         old_number = locked.number
-        StudentNumber.objects.filter(number=old_number).update(
+        StudentNumber.objects.filter(identity.number_q(old_number)).update(
             retired_at=now, reason="升级为正式学籍号"
         )
         StudentNumber.objects.create(
@@ -866,7 +866,7 @@ def _correct_number(
     new_number = g_number(clean.id_number)
     if new_number == student.number:
         return
-    StudentNumber.objects.filter(number=student.number).update(
+    StudentNumber.objects.filter(identity.number_q(student.number)).update(
         retired_at=now, reason="身份证件号更正"
     )
     StudentNumber.objects.create(number=new_number, student=student, kind=kind, issued_at=now)

@@ -406,7 +406,12 @@ def school_roll(
     marks = (
         RollMark.objects.filter(campaign=campaign, school_id=school_id)
         .select_related("student", "student__record")
-        .order_by("student__record__grade", "student__record__class_name", "student__number")
+        .order_by(
+            "student__record__grade",
+            "student__record__class_name",
+            "student__number_masked",
+            "student_id",
+        )
     )
     if grade:
         marks = marks.filter(student__record__grade=grade)

@@ -30,6 +30,7 @@ from xueji.enrolment.models import StatusEvent, StatusRecord
 from xueji.enrolment.rules import EventKind, StatusState
 from xueji.enrolment.services import record_change, record_lock
 from xueji.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from xueji.students import identity
 from xueji.students.models import Guardian, NonBasicInfo, Student, StudentNumber
 from xueji.students.selectors import StudentFilters, student_list
 
@@ -138,7 +139,7 @@ def test_merge_keeps_one_record_with_the_union_of_the_history(pair, city_reviewe
     )
     assert {e.detail["merged_from"]["number"] for e in copies} == {retired.number_masked}
     # the other's number is retired and points to the survivor
-    number = StudentNumber.objects.get(number=retired.number)
+    number = StudentNumber.objects.get(identity.number_q(retired.number))
     assert number.student_id == survivor.pk
     assert number.retired_at is not None
     found = student_list(city_reviewer, filters=StudentFilters(q=retired.number)).rows

@@ -127,7 +127,7 @@ def test_a_wrong_id_number_is_corrected_with_the_birth_date_and_the_g_number_fol
     assert identity.read_id(stored) == new_id
     assert stored.birth_date == born
     assert (stored.number, stored.number_kind) == ("G" + new_id, NumberKind.G)
-    old = StudentNumber.objects.get(number=old_number)
+    old = StudentNumber.objects.get(identity.number_q(old_number))
     assert old.retired_at is not None and old.student_id == student.pk
     detail = events_of(student)[-1].detail
     # ID numbers (and the G numbers that carry them) are masked in the history

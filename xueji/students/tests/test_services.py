@@ -36,7 +36,7 @@ def test_register_creates_person_record_number_history_and_audit(school_user, sc
         "enrolled",
     )
     assert record.area_code == "440106" and record.stage == "1"
-    assert StudentNumber.objects.filter(student=student, number=student.number).exists()
+    assert StudentNumber.objects.filter(identity.number_q(student.number), student=student).exists()
     event = StatusEvent.objects.get(record=record)
     assert (
         event.kind == "register"

@@ -2,7 +2,8 @@
 
     python manage.py rotate_field_keys [--dry-run] [--batch-size N] [--limit N] [--reindex]
 
-Covers students' and guardians' ID numbers and the accounts' TOTP secrets. Rows are read
+Covers students' and guardians' ID numbers, the student numbers (``Student.number`` and
+every issued ``StudentNumber.number``) and the accounts' TOTP secrets. Rows are read
 in primary-key order, a batch at a time; each batch is locked, rewritten and committed on
 its own, so the command can be stopped at any moment and run again: it only touches values
 whose key version differs from ``XUEJI_FIELD_KEY_CURRENT``. ID numbers still in plain text
@@ -13,8 +14,9 @@ To rotate: add the new key to ``XUEJI_FIELD_KEYS`` next to the old one, make it 
 restart the application, run this command, and remove the old key only once it reports
 nothing left under it.
 
-``--reindex`` also recomputes the blind index (``id_key``) of every ID number from the
-decrypted value, for after a change of ``XUEJI_BLIND_INDEX_KEY``. It reads every row (an
+``--reindex`` also recomputes the blind indexes (``id_key`` of every ID number,
+``number_key`` of every student number) from the decrypted values, for after a change of
+``XUEJI_BLIND_INDEX_KEY``. It reads every row (an
 index cannot be told apart from an outdated one without recomputing it; about a
 microsecond each) and writes only the rows whose index changed. Until it has finished,
 exact search and the duplicate check miss the rows not yet re-indexed: run it with
@@ -31,6 +33,7 @@ from typing import IO, cast
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import models, transaction
+from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from rich.console import Console
@@ -72,14 +75,52 @@ COLUMNS = (
         identity.GUARDIAN_ID_CONTEXT,
         True,
     ),
+    EncryptedColumn(
+        gettext_noop("学籍号"),
+        "students.Student",
+        "number",
+        identity.STUDENT_NUMBER_CONTEXT,
+        True,
+    ),
+    EncryptedColumn(
+        gettext_noop("学籍号发放记录"),
+        "students.StudentNumber",
+        "number",
+        identity.STUDENT_NUMBER_CONTEXT,
+        True,
+    ),
     # The context string of xueji.accounts.twofactor (SECRET_CONTEXT).
     EncryptedColumn(
         gettext_noop("TOTP 密钥"), "accounts.TotpDevice", "secret", "accounts.totp_secret", False
     ),
 )
+
+
+@dataclass(frozen=True)
+class IndexedColumn:
+    model: str
+    label: str
+    source: str  # the encrypted column the index is computed from
+    key: str  # the blind-index column
+
+    def compute(self, row) -> str | None:
+        if self.source == "id_number":
+            return identity.index_of(row)
+        number = identity.read_number(row)
+        return identity.number_key(number) if number else None
+
+
 INDEXED = (
-    ("students.Student", gettext_noop("学生身份证件号的盲索引")),
-    ("students.Guardian", gettext_noop("监护人身份证件号的盲索引")),
+    IndexedColumn(
+        "students.Student", gettext_noop("学生身份证件号的盲索引"), "id_number", "id_key"
+    ),
+    IndexedColumn(
+        "students.Guardian", gettext_noop("监护人身份证件号的盲索引"), "id_number", "id_key"
+    ),
+    IndexedColumn("students.Student", gettext_noop("学籍号的盲索引"), "number", "number_key"),
+    IndexedColumn(
+        "students.StudentNumber", gettext_noop("学籍号发放记录的盲索引"), "number", "number_key"
+    ),
 )
 
 
@@ -111,8 +152,8 @@ class _Stream:
 
 class Command(BaseCommand):
     help = _(
-        "把加密字段（学生和监护人身份证件号、TOTP 密钥）重新加密到当前密钥版本；"
-        "分批提交，可中断后重新运行。--reindex 同时重算身份证件号的盲索引。"
+        "把加密字段（学生和监护人身份证件号、学籍号、TOTP 密钥）重新加密到当前密钥版本；"
+        "分批提交，可中断后重新运行。--reindex 同时重算身份证件号和学籍号的盲索引。"
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -128,7 +169,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reindex",
             action="store_true",
-            help=_("用当前盲索引密钥重算身份证件号的索引（更换 XUEJI_BLIND_INDEX_KEY 之后）"),
+            help=_(
+                "用当前盲索引密钥重算身份证件号和学籍号的索引（更换 XUEJI_BLIND_INDEX_KEY 之后）"
+            ),
         )
 
     def handle(self, *args, **options) -> None:
@@ -169,12 +212,12 @@ class Command(BaseCommand):
                     if tally.done or tally.failed:
                         _audit(column.label, AuditAction.FIELD_KEYS_ROTATE, current, tally)
                 if options["reindex"]:
-                    for model, label in INDEXED:
-                        tally = Tally(label)
+                    for indexed in INDEXED:
+                        tally = Tally(indexed.label)
                         tallies.append(tally)
-                        count = apps.get_model(model)._default_manager.exclude(id_number="").count()
-                        task = progress.add_task(_(label), total=count)
-                        for seen in _reindex(model, batch, budget, tally, dry_run=dry_run):
+                        count = _stored(indexed.model, indexed.source).count()
+                        task = progress.add_task(_(indexed.label), total=count)
+                        for seen in _reindex(indexed, batch, budget, tally, dry_run=dry_run):
                             progress.advance(task, seen)
                         if not dry_run and (tally.done or tally.failed):
                             _audit(tally.label, AuditAction.FIELD_KEYS_REINDEX, current, tally)
@@ -233,17 +276,25 @@ def _progress(console: Console) -> Progress:
     )
 
 
+def _stored(model: str, field: str) -> models.QuerySet:
+    """The rows with a value in ``field``, annotated with ``stored``: the value as the
+    database holds it. A student-number field decrypts what it reads and allows no lookup,
+    so the command reads and filters through a cast of the column instead."""
+    return (
+        apps.get_model(model)
+        ._default_manager.annotate(stored=Cast(field, output_field=models.TextField()))
+        .exclude(stored="")
+    )
+
+
 def _pending(column: EncryptedColumn, current: str) -> models.QuerySet:
     """Rows whose value is not under the current version ('' has nothing to encrypt).
 
     A plain number never starts with ``v<digits>$`` (``$`` is in no normalised number), so
     the prefix test is right even where LIKE ignores case (SQLite).
     """
-    name = column.field
-    return (
-        column.model_class()
-        ._default_manager.exclude(**{name: ""})
-        .exclude(**{f"{name}__startswith": f"v{current}{fieldcrypto.PREFIX_SEPARATOR}"})
+    return _stored(column.model, column.field).exclude(
+        stored__startswith=f"v{current}{fieldcrypto.PREFIX_SEPARATOR}"
     )
 
 
@@ -269,7 +320,7 @@ def _rotate(
                 rows.filter(pk__gt=last)
                 .order_by("pk")
                 .select_for_update()
-                .values_list("pk", column.field)[:size]
+                .values_list("pk", "stored")[:size]
             )
             if not chunk:
                 return
@@ -303,36 +354,39 @@ def _reencrypted(
 
 
 def _reindex(
-    model_name: str, batch: int, budget: "_Budget", tally: Tally, *, dry_run: bool
+    indexed: IndexedColumn, batch: int, budget: "_Budget", tally: Tally, *, dry_run: bool
 ) -> Iterator[int]:
-    """Recompute ``id_key`` from the decrypted numbers; write only the ones that changed."""
-    model = apps.get_model(model_name)
+    """Recompute a blind index from the decrypted values; write only the ones that changed."""
+    model = apps.get_model(indexed.model)
+    loaded = ["pk", indexed.source, indexed.key] + (
+        ["id_type"] if indexed.source == "id_number" else []
+    )
     last = 0
     while True:
         size = batch if dry_run else budget.allowance(batch)
         if size == 0:
             return
         with transaction.atomic():
-            query = model._default_manager.filter(pk__gt=last).exclude(id_number="").order_by("pk")
+            query = _stored(indexed.model, indexed.source).filter(pk__gt=last).order_by("pk")
             if not dry_run:
                 query = query.select_for_update()
-            chunk = list(query.only("pk", "id_type", "id_number", "id_key")[:size])
+            chunk = list(query.only(*loaded)[:size])
             if not chunk:
                 return
             last = chunk[-1].pk
             changed = []
             for row in chunk:
                 try:
-                    key = identity.index_of(row)
+                    key = indexed.compute(row)
                 except Exception as error:
                     tally.failed.append(f"#{row.pk}: {type(error).__name__} {error}".strip())
                     continue
-                if key != row.id_key:
-                    row.id_key = key
+                if key != getattr(row, indexed.key):
+                    setattr(row, indexed.key, key)
                     changed.append(row)
             tally.pending += len(changed)
             if not dry_run:
-                model._default_manager.bulk_update(changed, ["id_key"])
+                model._default_manager.bulk_update(changed, [indexed.key])
                 tally.done += len(changed)
                 budget.spend(len(chunk))
         yield len(chunk)
