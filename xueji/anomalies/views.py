@@ -20,6 +20,7 @@ from xueji.accounts.permissions import has_permission, require_permission
 from xueji.accounts.rules import Permission
 from xueji.audit.reads import ReadKind, note_read
 from xueji.errors import Conflict, ValidationFailed
+from xueji.web import search
 from xueji.web.views import page
 
 from . import selectors, services
@@ -41,7 +42,10 @@ def finding_list_view(request: HttpRequest) -> HttpResponse:
     tab = request.GET.get("tab", "unit")
     if tab not in selectors.TABS or (tab == "subtree" and not selectors.has_subtree(user)):
         tab = "unit"
-    form = FilterForm(request.GET or None)
+    redirect, data = search.handle(request)  # the term never travels in the URL
+    if redirect is not None:
+        return redirect
+    form = FilterForm(data or None)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     state = filters.get("state") or FindingState.OPEN
     rows = selectors.finding_list(

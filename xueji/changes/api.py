@@ -23,6 +23,7 @@ from xueji.errors import FieldError, ValidationFailed
 from xueji.i18n import gettext_lazy_str as _
 from xueji.students import identity
 from xueji.students.permissions import may_see_full_number
+from xueji.web import search
 
 from . import selectors, services
 from .models import ApprovalStep, ChangeRequest, Material
@@ -226,7 +227,22 @@ class ChangeQuery(Schema):
 @router.get("/changes", response=ChangePage, summary=_("学籍变动申请列表（键集分页）"))
 def list_changes(request: HttpRequest, query: Query[ChangeQuery]):
     """Requests either side of which lies in the caller's scope, newest first; ``after``
-    is the ``next_cursor`` of the previous page."""
+    is the ``next_cursor`` of the previous page. A student number goes in the body of
+    ``POST /api/changes/search``, never in the URL."""
+    search.refuse_in_url(query.q, search_path="/api/changes/search")
+    return _change_page(request, query)
+
+
+@router.post(
+    "/changes/search",
+    response=ChangePage,
+    summary=_("按学籍号或姓名检索学籍变动申请（检索词在请求正文中，不进网址）"),
+)
+def search_changes(request: HttpRequest, query: ChangeQuery):
+    return _change_page(request, query)
+
+
+def _change_page(request: HttpRequest, query: ChangeQuery) -> dict:
     rows = selectors.request_list(
         request.auth,  # type: ignore[attr-defined]
         state=query.state,

@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema, Status
 from xueji.audit.reads import ReadKind, note_read
 from xueji.i18n import gettext_lazy_str as _
 from xueji.paging import offset_field
+from xueji.web import search
 
 from . import ledger
 from .models import DropoutCase, DropoutCaseState, DropoutFollowUp
@@ -112,6 +113,20 @@ def _follow_up_of(item: DropoutFollowUp) -> dict:
     "/dropouts", response=CasePage, summary=_("控辍保学台账（默认只列跟踪中的，久未跟进的在前）")
 )
 def list_dropout_cases(request: HttpRequest, query: Query[CaseQuery]):
+    search.refuse_in_url(query.q, search_path="/api/dropouts/search")
+    return _case_page(request, query)
+
+
+@router.post(
+    "/dropouts/search",
+    response=CasePage,
+    summary=_("按学籍号或姓名检索控辍保学台账（检索词在请求正文中，不进网址）"),
+)
+def search_dropout_cases(request: HttpRequest, query: CaseQuery):
+    return _case_page(request, query)
+
+
+def _case_page(request: HttpRequest, query: CaseQuery) -> dict:
     user = request.auth  # type: ignore[attr-defined]
     cases = ledger.dropout_case_list(user, state=query.state, q=query.q, school_id=query.school_id)
     offset = max(0, query.offset)

@@ -37,6 +37,7 @@ from xueji.schools.selectors import school_list
 from xueji.students import identity
 from xueji.students.forms import SCHOOL_SELECT_LIMIT
 from xueji.students.permissions import access_student, may_see_full_number, students_in_scope
+from xueji.web import search
 from xueji.web.views import HtmxHttpRequest, page
 from xueji.workdays.models import CalendarDay
 from xueji.workdays.rules import CalendarMissing, workdays_between
@@ -187,7 +188,10 @@ def request_list_view(request: HttpRequest) -> HttpResponse:
     """Requests visible to the unit (either side of a transfer), newest first, paginated."""
     user = _user(request)
     require_permission(user, Permission.CHANGE_VIEW)
-    form = RequestFilterForm(request.GET or None)
+    redirect, data = search.handle(request)  # the term never travels in the URL
+    if redirect is not None:
+        return redirect
+    form = RequestFilterForm(data or None)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     requests = selectors.request_list(
         user,

@@ -17,6 +17,7 @@ from xueji.accounts.rules import Permission
 from xueji.audit.reads import ReadKind, note_read
 from xueji.errors import Conflict, ValidationFailed
 from xueji.schools.rules import GRADES
+from xueji.web import search
 from xueji.web.views import page
 
 from . import ledger
@@ -36,7 +37,9 @@ def _grade_name(code: str) -> str:
 def case_list(request: HttpRequest) -> HttpResponse:
     """The cases in scope: open ones by default, the longest without contact first."""
     require_permission(request.user, Permission.DROPOUT_VIEW)
-    data = request.GET.copy()
+    redirect, data = search.handle(request)  # the term never travels in the URL
+    if redirect is not None:
+        return redirect
     if "state" not in data:
         data["state"] = DropoutCaseState.OPEN
     form = CaseFilterForm(data)

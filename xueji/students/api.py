@@ -11,6 +11,7 @@ from xueji.accounts.rules import Permission
 from xueji.audit.reads import ReadKind, note_read
 from xueji.enrolment.history import history_rows
 from xueji.i18n import gettext_lazy_str as _
+from xueji.web import search
 
 from . import disclosure, identity, selectors, services
 from .models import Student
@@ -158,6 +159,20 @@ def detail_of(detail: selectors.StudentDetail, *, user) -> dict:
     "/students", response=StudentPage, summary=_("学生列表（精确检索，键集分页，证件号脱敏）")
 )
 def list_students(request: HttpRequest, query: Query[StudentQuery]):
+    search.refuse_in_url(query.q, search_path="/api/students/search")
+    return _student_page(request, query)
+
+
+@router.post(
+    "/students/search",
+    response=StudentPage,
+    summary=_("按学籍号、身份证件号或姓名检索学生（检索词在请求正文中，不进网址）"),
+)
+def search_students(request: HttpRequest, query: StudentQuery):
+    return _student_page(request, query)
+
+
+def _student_page(request: HttpRequest, query: StudentQuery) -> dict:
     user = request.auth  # type: ignore[attr-defined]
     require_permission(user, Permission.STUDENT_VIEW)
     page = selectors.student_list(

@@ -31,6 +31,7 @@ from xueji.errors import Conflict, DomainError, NotFound, ValidationFailed
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, SEPARATE_PREFIX, Stage
 from xueji.schools.selectors import school_list
+from xueji.web import search
 from xueji.web.views import HtmxHttpRequest, page
 
 from . import identity
@@ -86,8 +87,12 @@ def _first_schools(user) -> list[School]:
 def student_list_view(request: HttpRequest) -> HttpResponse:
     """One page of students in scope; "下一页" follows the ``after`` cursor (keyset)."""
     require_permission(request.user, Permission.STUDENT_VIEW)
+    # The search term never travels in the URL (xueji.web.search).
+    redirect, data = search.handle(request)
+    if redirect is not None:
+        return redirect
     schools = _schools_in_scope(request.user)
-    form = StudentFilterForm(request.GET or None, user=request.user, schools=schools)
+    form = StudentFilterForm(data or None, user=request.user, schools=schools)
     filters = form.filters() if form.is_bound and form.is_valid() else StudentFilters()
     after = request.GET.get("after", "")
     result = student_list(

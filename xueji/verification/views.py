@@ -28,6 +28,7 @@ from xueji.audit.reads import ReadKind, note_read
 from xueji.divisions.models import Division, DivisionLevel
 from xueji.errors import Conflict, DomainError, Forbidden, ValidationFailed
 from xueji.schools.rules import GRADES, SEPARATE_PREFIX
+from xueji.web import search as web_search
 from xueji.web.views import HtmxHttpRequest, page
 
 from . import selectors, services
@@ -264,12 +265,15 @@ def _row_context(user: User, roll: selectors.Roll) -> dict[str, Any]:
 @page
 def roll_view(request: HtmxHttpRequest, campaign_id: int, school_id: int) -> HttpResponse:
     user = _user(request)
-    query = {key: request.GET.get(key, "") for key in ("grade", "class_name", "mark")}
-    search = request.GET.get("q", "").strip()[:64]
+    redirect, data = web_search.handle(request)  # the term never travels in the URL
+    if redirect is not None:
+        return redirect
+    query = {key: data.get(key, "") for key in ("grade", "class_name", "mark")}
+    search = data.get("q", "").strip()[:64]
     # Students registered since the roll was opened are on it (unmarked) before it is shown.
     services.roll_refresh(actor=user, campaign_id=campaign_id, school_id=school_id)
     roll = selectors.school_roll(user, campaign_id, school_id, **query, search=search)
-    form = RollFilterForm(request.GET or None, grades=roll.grades, classes=roll.classes)
+    form = RollFilterForm(data or None, grades=roll.grades, classes=roll.classes)
     page_obj = Paginator(roll.marks, ROLL_PAGE_SIZE).get_page(request.GET.get("page"))
     marks = list(page_obj.object_list)
     note_read(
@@ -280,7 +284,9 @@ def roll_view(request: HtmxHttpRequest, campaign_id: int, school_id: int) -> Htt
     )
     unexplained = _unexplained_among(roll.campaign, school_id, marks)
     here = _roll_url(
-        campaign_id, school_id, {**query, "q": search, "page": request.GET.get("page", "")}
+        campaign_id,
+        school_id,
+        {**query, "s": request.GET.get("s", ""), "page": request.GET.get("page", "")},
     )
     confirmation = roll.confirmation
     return render(

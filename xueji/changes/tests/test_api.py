@@ -378,8 +378,14 @@ def test_the_list_filters_and_pages_by_cursor(make_student, school_user):
     assert [i["student_name"] for i in client.get("/api/changes?q=学生乙").json()["items"]] == [
         "学生乙"
     ]
-    assert client.get(f"/api/changes?q={students[0].number}").json()["items"][0]["student_id"] == (
-        students[0].pk
+    # A number goes in the body of the search endpoint; in the URL it is refused.
+    found = client.post(
+        "/api/changes/search", {"q": students[0].number}, content_type="application/json"
+    )
+    assert found.json()["items"][0]["student_id"] == students[0].pk
+    refused = client.get(f"/api/changes?q={students[0].number}")
+    assert refused.status_code == 422 and refused.json()["errors"][0]["code"] == (
+        "search.number_in_url"
     )
     assert client.get("/api/changes?change_type=transfer").json()["items"] == []
     assert client.get("/api/changes?state=completed").json()["items"] == []

@@ -90,7 +90,7 @@ def test_the_list_shows_requests_of_either_side_and_filters(
     client = client_of(school_user)
     assert "转学生" not in text(client.get("/changes/?state=completed"))
     assert "转学生" not in text(client.get("/changes/?change_type=suspend"))
-    assert "转学生" in text(client.get(f"/changes/?q={transfer.student.number}"))
+    assert "转学生" in text(client.post("/changes/", {"q": transfer.student.number}, follow=True))
     assert "转学生" in text(client.get("/changes/?q=转学"))
 
 
