@@ -215,6 +215,9 @@ XUEJI: dict[str, Any] = {
     # Processes validating the next chunk while this one loads: None = one per spare core,
     # 0 = validate in the importing process.
     "IMPORT_WORKERS": None,
+    # Days a finished import (its file and its error rows with the cells as typed) is kept;
+    # purge_imports deletes what is older.
+    "IMPORT_RETENTION_DAYS": int(os.environ.get("XUEJI_IMPORT_RETENTION_DAYS", 90)),
     # Name similarity (0-100, rapidfuzz) from which a registered student is a candidate duplicate.
     "DUPLICATE_NAME_SCORE": 85,
     # Engine of the nightly duplicate linkage (xueji/anomalies/linkage.py): "duckdb" or "spark".

@@ -79,6 +79,7 @@ class AuditAction(StrEnum):
     IMPORT_SUBMIT = "import.submit", _("提交导入")
     IMPORT_STUDENTS = "import.students", _("完成学生导入")
     IMPORT_SCHOOLS = "import.schools", _("完成学校导入")
+    IMPORT_PURGE = "import.purge", _("清除过期导入任务")
     # promotion and graduation batches
     BATCH_PLAN = "batch.plan", _("批量处理试运行")
     BATCH_PROMOTE = "batch.promote", _("批量升级")

@@ -147,3 +147,35 @@ def label_of(columns: tuple[Column, ...], key: str) -> str:
         if key.startswith(column.key):
             return column.header
     return key
+
+
+# Columns whose cells are personal data that error reports show masked (see
+# ``models.masked_cell``): by key, each with how it is masked.
+_SENSITIVE_KEYS = {
+    "id_number": "number",
+    "guardian_id_number": "number",
+    "number": "number",
+    "student_number": "number",
+    "phone": "number",
+    "guardian_phone": "number",
+    "address": "address",
+    "left_behind": "flag",
+    "migrant": "flag",
+    "orphan": "flag",
+    "disability": "flag",
+    "regular_class": "flag",
+}
+_SENSITIVE_BY_NAME = {
+    **_SENSITIVE_KEYS,
+    **{
+        column.header: _SENSITIVE_KEYS[column.key]
+        for column in STUDENT_COLUMNS  # a school's address is not personal data
+        if column.key in _SENSITIVE_KEYS
+    },
+    "学籍号": "number",
+}
+
+
+def sensitive_kind(column: str) -> str:
+    """'number', 'address', 'flag' for a sensitive column (header or key), else ''."""
+    return _SENSITIVE_BY_NAME.get(column, "")

@@ -5,6 +5,8 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from xueji.students.fields import EncryptedNumberField
+
 
 class ImportKind(models.TextChoices):
     STUDENTS = "students", _("学生")
@@ -68,11 +70,27 @@ class ImportJob(models.Model):
         return self.status in (ImportStatus.SUCCEEDED, ImportStatus.REJECTED, ImportStatus.FAILED)
 
 
+# The associated data of the encrypted cell values (never change: stored values depend on it).
+ERROR_VALUE_CONTEXT = "exchange.import_error_value"
+
+
 class ImportRowError(models.Model):
+    """One rule a row of an import broke. The cell as typed (``value``, up to 255
+    characters) is encrypted at rest: a mistyped ID number is still nearly an ID number. It
+    goes with its import (``on_delete=CASCADE``; ``purge_imports``) and is shown only masked
+    (``value_masked``): on the page, in the API, the csv and xlsx reports and the command."""
+
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
     row = models.PositiveIntegerField(_("行号"))
     column = models.CharField(_("列"), max_length=64)
-    value = models.CharField(_("值"), max_length=255, blank=True, default="")
+    value = EncryptedNumberField(
+        _("值"),
+        max_length=1200,
+        blank=True,
+        default="",
+        context=ERROR_VALUE_CONTEXT,
+        lenient=True,
+    )
     code = models.CharField(_("规则"), max_length=64)
     message = models.CharField(_("说明"), max_length=255)
 
@@ -80,3 +98,29 @@ class ImportRowError(models.Model):
         verbose_name = _("导入错误")
         verbose_name_plural = _("导入错误")
         ordering = ["row", "pk"]
+
+    @property
+    def value_masked(self) -> str:
+        return masked_cell(self.column, self.value)
+
+
+def masked_cell(column: str, value: str) -> str:
+    """A cell of an import file as error reports show it: ID and student numbers and phone
+    numbers masked (``mask_number``), addresses cut to their region, the sensitive flags
+    (left-behind, orphan, disability…) hidden; any other cell with a full ID or student
+    number in it has that number masked. ``column`` is the column's header or key."""
+    from xueji.masking import mask_number, mask_numbers_in_text, mask_student_number
+    from xueji.students.identity import mask_address
+
+    from .columns import sensitive_kind
+
+    if not value:
+        return ""
+    kind = sensitive_kind(column)
+    if kind == "number":
+        return mask_student_number(value) if value[:1].upper() in "GJL" else mask_number(value)
+    if kind == "address":
+        return mask_address(value)
+    if kind == "flag":
+        return "***"
+    return mask_numbers_in_text(value)

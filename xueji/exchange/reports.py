@@ -111,8 +111,9 @@ def error_report_csv(job: ImportJob) -> bytes:
     writer = csv.writer(out)
     writer.writerow([_(h) for h in ERROR_HEADERS])
     for e in job.row_errors.order_by("row", "pk").iterator():
+        # Masked (ImportRowError.value_masked): the row and column find the cell in the file.
         writer.writerow(
-            [e.row or "", e.column, _inert(e.value), import_rule_name(e.code), e.message]
+            [e.row or "", e.column, _inert(e.value_masked), import_rule_name(e.code), e.message]
         )
     return out.getvalue().encode("utf-8-sig")
 
@@ -138,7 +139,7 @@ def error_report_xlsx(job: ImportJob) -> bytes:
     sheet.set_column(4, 4, 70)
     for row, e in enumerate(job.row_errors.order_by("row", "pk").iterator(), start=1):
         sheet.write_row(
-            row, 0, [e.row or "", e.column, e.value, import_rule_name(e.code), e.message]
+            row, 0, [e.row or "", e.column, e.value_masked, import_rule_name(e.code), e.message]
         )
     book.close()
     return buffer.getvalue()

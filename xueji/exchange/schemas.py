@@ -25,6 +25,10 @@ class ImportJobOut(Schema):
 class ImportErrorOut(Schema):
     row: int
     column: str
-    value: str
+    value: str  # masked: ImportRowError.value_masked
     code: str
     message: str
+
+    @staticmethod
+    def resolve_value(obj) -> str:
+        return obj.value_masked

@@ -19,7 +19,6 @@ from xueji.accounts.rules import Permission
 from xueji.audit.events import AuditAction
 from xueji.audit.reads import ReadKind, note_read
 from xueji.errors import ValidationFailed
-from xueji.students.identity import mask_number
 from xueji.web.views import page
 
 from .columns import SCHOOL_COLUMNS, STUDENT_COLUMNS
@@ -30,11 +29,6 @@ from .services import import_job_create, import_jobs_fail_stale
 from .tasks import run_import_job
 
 ERRORS_SHOWN = 200
-# Values of these columns are ID numbers: shown masked on the page (the downloadable report,
-# for fixing the file the clerk uploaded, keeps them whole).
-_ID_COLUMNS = frozenset(
-    c.header for c in STUDENT_COLUMNS if c.key in ("id_number", "guardian_id_number")
-)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -120,7 +114,7 @@ def _job_context(job: ImportJob) -> dict:
             {
                 "row": e.row,
                 "column": e.column,
-                "value": mask_number(e.value) if e.column in _ID_COLUMNS else e.value,
+                "value": e.value_masked,
                 "code": e.code,
                 "message": e.message,
             }

@@ -20,14 +20,19 @@ from xueji import fieldcrypto
 class EncryptedNumberField(models.CharField):
     """A student number, encrypted at rest (see the module docstring)."""
 
-    def __init__(self, *args, context: str = "", **kwargs) -> None:
+    def __init__(self, *args, context: str = "", lenient: bool = False, **kwargs) -> None:
         self.context = context
+        # Free text (a cell of an import file) may itself look like ``v1$…``: a value that
+        # does not decrypt is then returned as it is instead of failing the page.
+        self.lenient = lenient
         kwargs.setdefault("max_length", 255)
         super().__init__(*args, **kwargs)
 
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()
         kwargs["context"] = self.context
+        if self.lenient:
+            kwargs["lenient"] = True
         return name, path, args, kwargs
 
     def from_db_value(self, value, expression, connection):
@@ -35,7 +40,12 @@ class EncryptedNumberField(models.CharField):
 
         if value is None:
             return value
-        return identity.decrypt_stored(value, context=self.context)
+        if not self.lenient:
+            return identity.decrypt_stored(value, context=self.context)
+        try:
+            return identity.decrypt_stored(value, context=self.context)
+        except Exception:
+            return value
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)

@@ -196,7 +196,7 @@ class Command(BaseCommand):
                     for cell in (
                         str(error.row or ""),
                         error.column,
-                        error.value,
+                        error.value_masked,
                         error.code,
                         error.message,
                     )

@@ -89,6 +89,13 @@ COLUMNS = (
         identity.STUDENT_NUMBER_CONTEXT,
         True,
     ),
+    EncryptedColumn(
+        gettext_noop("导入错误中的原始值"),
+        "exchange.ImportRowError",
+        "value",
+        "exchange.import_error_value",
+        True,
+    ),
     # The context string of xueji.accounts.twofactor (SECRET_CONTEXT).
     EncryptedColumn(
         gettext_noop("TOTP 密钥"), "accounts.TotpDevice", "secret", "accounts.totp_secret", False
