@@ -254,6 +254,14 @@ POLICY: dict[str, Policy] = {
     "api:list_students": Policy(
         "api/students", V.STUDENT_VIEW, LIST, sample=Sample("GET", "/api/students")
     ),
+    # The list's search with the term in the body (never a number in a URL).
+    "api:search_students": Policy(
+        "api/students/search",
+        V.STUDENT_VIEW,
+        LIST,
+        methods=("POST",),
+        sample=Sample("POST", "/api/students/search", lambda w: {"q": ""}),
+    ),
     "api:register_student": Policy(
         "api/students",
         V.STUDENT_REGISTER,

@@ -128,6 +128,13 @@ POLICY: dict[str, Policy] = {
     "api:list_changes": Policy(
         "api/changes", V.CHANGE_VIEW, LIST, sample=Sample("GET", "/api/changes")
     ),
+    "api:search_changes": Policy(
+        "api/changes/search",
+        V.CHANGE_VIEW,
+        LIST,
+        methods=("POST",),
+        sample=Sample("POST", "/api/changes/search", lambda w: {"q": ""}),
+    ),
     "api:file_change": Policy(
         "api/changes",
         V.CHANGE_FILE,

@@ -54,6 +54,13 @@ POLICY: dict[str, Policy] = {
     "api:list_dropout_cases": Policy(
         "api/dropouts", V.DROPOUT_VIEW, LIST, sample=Sample("GET", "/api/dropouts?state=")
     ),
+    "api:search_dropout_cases": Policy(
+        "api/dropouts/search",
+        V.DROPOUT_VIEW,
+        LIST,
+        methods=("POST",),
+        sample=Sample("POST", "/api/dropouts/search", lambda w: {"q": "", "state": ""}),
+    ),
     "api:get_dropout_case": Policy(
         "api/dropouts/<int:case_id>",
         V.DROPOUT_VIEW,
