@@ -170,14 +170,14 @@ def raw_load(rows: list[tuple]) -> float:
     ops = connection.ops
     adapted = [
         (
-            *row[:7],
-            ops.adapt_datefield_value(row[7]),
-            *row[8:15],
-            ops.adapt_datefield_value(row[15]),
-            *row[16:20],
-            row[20],
-            ops.adapt_datetimefield_value(row[21]),
-            ops.adapt_datetimefield_value(row[22]),
+            *row[:9],
+            ops.adapt_datefield_value(row[9]),
+            *row[10:17],
+            ops.adapt_datefield_value(row[17]),
+            *row[18:22],
+            row[22],
+            ops.adapt_datetimefield_value(row[23]),
+            ops.adapt_datetimefield_value(row[24]),
         )
         for row in rows
     ]

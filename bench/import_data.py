@@ -117,7 +117,9 @@ class NewStudent:
     def raw_row(self, stamp: datetime) -> tuple:
         """The students_student row the import would write (``RAW_COLUMNS`` order)."""
         return (
-            self.number,
+            identity.seal_number(self.number),
+            identity.number_key(self.number),
+            identity.mask_student_number(self.number),
             self.number_kind,
             self.name,
             "",

@@ -89,6 +89,7 @@ def prepare(sizes: Sizes, *, log=_say) -> dict:
 
     from xueji import clock
     from xueji.schools.models import School
+    from xueji.students import identity
 
     from .import_data import RAW_COLUMNS
 
@@ -140,7 +141,9 @@ def prepare(sizes: Sizes, *, log=_say) -> dict:
         student_rows.append(
             (
                 student_id,
-                f"L{student_id:018d}",
+                identity.seal_number(f"L{student_id:018d}"),
+                identity.number_key(f"L{student_id:018d}"),
+                identity.mask_student_number(f"L{student_id:018d}"),
                 "L",
                 "基准学生",
                 "",
