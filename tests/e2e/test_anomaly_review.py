@@ -78,7 +78,7 @@ def test_a_county_reviewer_merges_undoes_and_judges_different_people_on_a_phone(
         assert page.locator(f'a[href="/anomalies/{verdict_finding.pk}/"]').count() == 1
         page.get_by_label("姓名或学籍号").fill("黄小明")
         page.get_by_role("button", name="筛选").click()
-        page.wait_for_url(re.compile(r".*[?&]q=.*"))
+        page.wait_for_url(re.compile(r".*[?&]s=.*"))  # the term travels as a token
         cards = page.locator(".xj-findings a.xj-finding-link")
         assert cards.count() == 1
         cards.first.click()

@@ -80,7 +80,7 @@ def test_a_clerk_confirms_the_roll_on_a_phone_and_the_county_sees_it_done(
     search = phone.get_by_label("姓名或学籍号")
     search.fill("陈核准")
     search.press("Enter")
-    phone.wait_for_url(re.compile(r".*[?&]q=.*"))
+    phone.wait_for_url(re.compile(r".*[?&]s=.*"))  # the term travels as a token
     assert phone.locator("li.xj-roll-row").count() == 1
     assert phone.locator(f"#roll-{students[4].pk}").count() == 1
     phone.get_by_role("link", name="清除筛选，显示全校名册").click()
