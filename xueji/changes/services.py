@@ -35,8 +35,7 @@ from xueji.enrolment.services import record_lock
 from xueji.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from xueji.schools.models import School
 from xueji.schools.rules import GRADES, SchoolState, grade_allowed
-from xueji.students import disclosure
-from xueji.students import identity
+from xueji.students import disclosure, identity
 from xueji.students.models import Student
 from xueji.workdays.rules import CalendarMissing
 from xueji.workdays.selectors import due_date

@@ -321,7 +321,7 @@ def _details(ids: set[int]) -> dict[int, Student]:
             .select_related("record__school")
             .only(
                 "id",
-                "number",
+                "number_masked",
                 "name",
                 "birth_date",
                 "sex",
