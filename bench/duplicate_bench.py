@@ -90,11 +90,15 @@ def counties(limit_per_province: int = 6) -> list[str]:
 def _adapters(model, columns: tuple[str, ...]):
     from django.db import connection, models
 
+    from xueji.students.fields import EncryptedJSONField, EncryptedNumberField
+
     ops = connection.ops
     adapters: list[Callable[[Any], Any] | None] = []
     for name in columns:
         field = model._meta.get_field(name)
-        if isinstance(field, models.DateTimeField):
+        if isinstance(field, EncryptedNumberField | EncryptedJSONField):
+            adapters.append(field.get_prep_value)  # sealed as the model would store it
+        elif isinstance(field, models.DateTimeField):
             adapters.append(ops.adapt_datetimefield_value)
         elif isinstance(field, models.DateField):
             adapters.append(ops.adapt_datefield_value)
@@ -183,6 +187,8 @@ def load_registry(registry, *, log=_say, chunk: int = 100_000) -> dict:
                 {
                     "id": p.id,
                     "number": p.number,
+                    "number_key": identity.number_key(p.number),
+                    "number_masked": identity.mask_student_number(p.number),
                     "number_kind": p.number_kind,
                     "name": p.name,
                     # The linkage's reading (surname and given name apart) for the stored

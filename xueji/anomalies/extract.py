@@ -257,13 +257,6 @@ def registry_sql(*, limit: int | None = None) -> str:
         else "group_concat(g.phone, ',')"
     )
     nonbasic = NonBasicInfo._meta.db_table
-    if connection.vendor == "postgresql":
-        fields = "n.data->>'phone', n.data->>'address', n.data->>'household_address'"
-    else:
-        fields = (
-            "json_extract(n.data, '$.phone'), json_extract(n.data, '$.address'), "
-            "json_extract(n.data, '$.household_address')"
-        )
     # Correlated lookups on the student foreign keys' indexes, cheaper than grouping the
     # whole guardian and mark tables. Blind indexes are hexadecimal: no comma inside.
     sql = f"""
@@ -279,7 +272,7 @@ def registry_sql(*, limit: int | None = None) -> str:
                r.school_id,
                (SELECT {phones} FROM {guardian} g
                  WHERE g.student_id = s.id AND g.phone <> ''),
-               {fields}
+               n.data
           FROM {student} s
           LEFT JOIN {record} r ON r.student_id = s.id
           LEFT JOIN {nonbasic} n ON n.student_id = s.id
@@ -299,11 +292,15 @@ _ATTENDANCE = {
 
 
 def _registry_row(row: tuple[Any, ...]) -> RegistryRow:
-    *head, guardians, latest_mark, school_id, guardian_phones, phone, address, household = row
+    *head, guardians, latest_mark, school_id, guardian_phones, non_basic = row
     keys = tuple(guardians.split(",")) if guardians else ()
+    # Phones and non-basic data are encrypted at rest (students.0007): decrypted here, in
+    # the worker, only to be turned into keyed indexes. Ciphertexts hold no comma.
+    data = identity.read_non_basic(non_basic)
+    phones = [identity.read_phone(p) for p in guardian_phones.split(",")] if guardian_phones else []
     contacts = contact_keys(
-        [*(guardian_phones.split(",") if guardian_phones else ()), _text(phone)],
-        [_text(address), _text(household)],
+        [*phones, _text(data.get("phone"))],
+        [_text(data.get("address")), _text(data.get("household_address"))],
     )
     return RegistryRow._make((*head, keys, _ATTENDANCE.get(latest_mark or ""), school_id, contacts))
 

@@ -9,7 +9,6 @@ student are filled by reading the stage front to back: no statement joins back t
 registry's million students to find the id the first one gave out.
 """
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
@@ -60,8 +59,8 @@ STAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("g_id_type", "varchar(1)", "text"),
     ("g_id_number", "varchar(255)", "text"),  # already encrypted, guardian context
     ("g_id_key", "varchar(64)", "text"),
-    ("g_phone", "varchar(32)", "text"),
-    ("non_basic", "jsonb", "text"),
+    ("g_phone", "varchar(255)", "text"),  # encrypted: identity.seal_phone
+    ("non_basic", "text", "text"),  # encrypted JSON: identity.seal_non_basic
     ("schema_id", "bigint", "integer"),  # the province's non-basic schema; NULL: merge default
 )
 STAGE_NAMES = tuple(c[0] for c in STAGE_COLUMNS)
@@ -333,8 +332,8 @@ def stage_row(
         g_id_type,
         g_id_number,
         g_id_key,
-        g_phone,
-        json.dumps(clean.non_basic, ensure_ascii=False),
+        identity.seal_phone(g_phone),
+        identity.seal_non_basic(clean.non_basic),
         schema_id,
     )
 

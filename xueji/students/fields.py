@@ -1,4 +1,4 @@
-"""Model fields for a student number at rest: encrypted, blind-indexed, stored masked.
+"""Model fields for personal data at rest: encrypted, blind-indexed, stored masked.
 
 ``EncryptedNumberField`` holds the number sealed with AES-256-GCM (``xueji.fieldcrypto``,
 ``v<key version>$…``, bound to its column family by the associated data). Python code reads
@@ -12,9 +12,25 @@ nothing), so a forgotten lookup fails loudly: look numbers up through
 ``StudentNumber.save`` add them to ``update_fields`` when the number is among them).
 """
 
+import json
+
+from django.core.exceptions import FieldError
 from django.db import models
+from django.db.models.lookups import Exact
 
 from xueji import fieldcrypto
+
+
+class _EmptyOnlyExact(Exact):
+    """``field=""`` on an encrypted column: '' is stored as '' (nothing to seal), so "has
+    no value" can be asked; any other value is a ciphertext that could only match nothing."""
+
+    def get_prep_lookup(self):
+        if self.rhs != "":
+            raise FieldError(
+                f"{self.lhs.output_field.name} is encrypted: only an exact '' lookup is allowed"
+            )
+        return super().get_prep_lookup()
 
 
 class EncryptedNumberField(models.CharField):
@@ -56,10 +72,76 @@ class EncryptedNumberField(models.CharField):
     def get_lookup(self, lookup_name):
         if lookup_name == "isnull":
             return super().get_lookup(lookup_name)
+        if lookup_name == "exact":
+            return _EmptyOnlyExact
         return None  # FieldError: "Unsupported lookup … for EncryptedNumberField"
 
     def get_transform(self, lookup_name):
         return None
+
+
+class EncryptedTextField(EncryptedNumberField):
+    """Short personal text encrypted at rest the same way (a guardian's phone number): no
+    lookup but ``isnull`` and ``=''``; a search by it would need a blind index of its own."""
+
+
+class EncryptedJSONField(models.TextField):
+    """A JSON object encrypted at rest as one value (the non-basic information: addresses,
+    phones and flags such as disability, orphan, left-behind).
+
+    Python code reads and assigns a ``dict``; the column holds ``v<version>$…`` of its JSON
+    text under ``context``. No lookup but ``isnull``: nothing may filter on what is inside
+    (counts of a flag decrypt in Python, see docs/security.md). A value still in plain JSON
+    (before ``students.0007``) is read as it is.
+    """
+
+    def __init__(self, *args, context: str = "", **kwargs) -> None:
+        self.context = context
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["context"] = self.context
+        return name, path, args, kwargs
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return value
+        if isinstance(value, str) and fieldcrypto.is_encrypted(value):
+            value = fieldcrypto.decrypt(value, context=self.context)
+        return json.loads(value) if isinstance(value, str) else value
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            if fieldcrypto.is_encrypted(value):
+                value = fieldcrypto.decrypt(value, context=self.context)
+            return json.loads(value) if value else {}
+        return value
+
+    def get_prep_value(self, value):
+        if value is None:
+            return None
+        if isinstance(value, str) and fieldcrypto.is_encrypted(value):
+            return value  # already sealed (key rotation, bulk paths)
+        return seal_json(value, context=self.context)
+
+    def value_to_string(self, obj):
+        return json.dumps(self.value_from_object(obj), ensure_ascii=False)
+
+    def get_lookup(self, lookup_name):
+        if lookup_name == "isnull":
+            return super().get_lookup(lookup_name)
+        return None
+
+    def get_transform(self, lookup_name):
+        return None
+
+
+def seal_json(value, *, context: str) -> str:
+    """A JSON value as an ``EncryptedJSONField`` stores it (bulk SQL paths use this too)."""
+    return fieldcrypto.encrypt(
+        json.dumps(value, ensure_ascii=False, sort_keys=True), context=context
+    )
 
 
 class _Derived(models.CharField):

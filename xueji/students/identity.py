@@ -20,6 +20,7 @@ Masking (``mask_number``, ``mask_student_number``, ``mask_address``; the first t
 
 import hashlib
 import hmac
+import json
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -35,6 +36,7 @@ from xueji.masking import mask_number as mask_number
 from xueji.masking import mask_numbers_in_text as mask_numbers_in_text
 from xueji.masking import mask_student_number as mask_student_number
 
+from .fields import seal_json
 from .rules import IdType, _strip, _to_halfwidth, normalize_id
 
 # Types whose numbers share one national namespace (both are GB 11643-style numbers).
@@ -53,6 +55,10 @@ STUDENT_ID_CONTEXT = "students.id_number"
 GUARDIAN_ID_CONTEXT = "students.guardian_id_number"
 # Student numbers (``Student.number`` and every issued ``StudentNumber.number``).
 STUDENT_NUMBER_CONTEXT = "students.student_number"
+# A guardian's phone (``Guardian.phone``) and a student's whole non-basic information
+# (``NonBasicInfo.data``: addresses, phones, disability, orphan, left-behind…).
+GUARDIAN_PHONE_CONTEXT = "students.guardian_phone"
+NON_BASIC_CONTEXT = "students.non_basic"
 
 
 @cache
@@ -117,6 +123,32 @@ def seal_number(number: str) -> str:
     """A student number as the database stores it (bulk SQL paths; the model field does the
     same on save)."""
     return fieldcrypto.encrypt(normalize_student_number(number), context=STUDENT_NUMBER_CONTEXT)
+
+
+def seal_phone(phone: str) -> str:
+    """A guardian's phone as the database stores it (bulk SQL paths)."""
+    return fieldcrypto.encrypt(phone or "", context=GUARDIAN_PHONE_CONTEXT)
+
+
+def read_phone(stored: str) -> str:
+    """A guardian's phone from the raw column (bulk SQL reads; the model field decrypts)."""
+    return decrypt_stored(stored or "", context=GUARDIAN_PHONE_CONTEXT)
+
+
+def seal_non_basic(data: dict) -> str:
+    """A student's non-basic information as the database stores it (bulk SQL paths)."""
+    return seal_json(data, context=NON_BASIC_CONTEXT)
+
+
+def read_non_basic(stored) -> dict:
+    """Non-basic information from the raw column (bulk SQL reads): a dict, {} for none."""
+    if stored is None or stored == "":
+        return {}
+    if isinstance(stored, str):
+        if fieldcrypto.is_encrypted(stored):
+            stored = fieldcrypto.decrypt(stored, context=NON_BASIC_CONTEXT)
+        stored = json.loads(stored)
+    return stored if isinstance(stored, dict) else {}
 
 
 def number_q(number: str, *, field: str = ""):

@@ -7,10 +7,19 @@ module touches ``id_number`` or ``id_key`` directly.
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .fields import EncryptedNumberField, MaskedNumberField, NumberKeyField
+from .fields import (
+    EncryptedJSONField,
+    EncryptedNumberField,
+    EncryptedTextField,
+    MaskedNumberField,
+    NumberKeyField,
+)
 
-# The associated data of the student-number columns (identity.STUDENT_NUMBER_CONTEXT).
+# The associated data of the encrypted columns (identity.*_CONTEXT; never change: stored
+# values depend on them).
 _NUMBER_CONTEXT = "students.student_number"
+_GUARDIAN_PHONE_CONTEXT = "students.guardian_phone"
+_NON_BASIC_CONTEXT = "students.non_basic"
 _NUMBER_DERIVED = ("number_key", "number_masked")
 
 
@@ -128,7 +137,10 @@ class Guardian(models.Model):
     id_type = models.CharField(_("身份证件类型"), max_length=1, blank=True, default="")
     id_number = models.CharField(_("身份证件号"), max_length=255, blank=True, default="")
     id_key = models.CharField(max_length=64, null=True, blank=True, db_index=True)
-    phone = models.CharField(_("联系电话"), max_length=32, blank=True, default="")
+    # Encrypted (identity.GUARDIAN_PHONE_CONTEXT): read and shown masked, never searched.
+    phone = EncryptedTextField(
+        _("联系电话"), max_length=255, blank=True, default="", context=_GUARDIAN_PHONE_CONTEXT
+    )
     is_guardian = models.BooleanField(_("是否监护人"), default=True)
 
     class Meta:
@@ -160,7 +172,9 @@ class NonBasicSchema(models.Model):
 class NonBasicInfo(models.Model):
     student = models.OneToOneField(Student, on_delete=models.CASCADE, related_name="non_basic")
     schema = models.ForeignKey(NonBasicSchema, on_delete=models.PROTECT)
-    data = models.JSONField(_("内容"), default=dict)
+    # Addresses, phones and sensitive flags (disability, orphan, left-behind…): the whole
+    # object encrypted as one value (identity.NON_BASIC_CONTEXT); nothing filters on it.
+    data = EncryptedJSONField(_("内容"), default=dict, context=_NON_BASIC_CONTEXT)
     updated_at = models.DateTimeField(_("更新时间"))
 
     class Meta:

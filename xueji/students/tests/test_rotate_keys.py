@@ -14,7 +14,7 @@ from xueji import clock, fieldcrypto
 from xueji.accounts.models import TotpDevice, User
 from xueji.audit.models import AuditEvent
 from xueji.students import identity
-from xueji.students.models import Guardian, Student, StudentNumber
+from xueji.students.models import Guardian, NonBasicInfo, Student, StudentNumber
 from xueji.students.selectors import StudentFilters, student_list
 from xueji.students.services import student_register
 
@@ -37,6 +37,7 @@ def stored(table: str, column: str = "id_number") -> list[str]:
 def versions() -> list[str | None]:
     values = stored("students_student") + stored("students_guardian")
     values += stored("students_student", "number") + stored("students_studentnumber", "number")
+    values += stored("students_guardian", "phone") + stored("students_nonbasicinfo", "data")
     values += stored("accounts_totpdevice", "secret")
     return [fieldcrypto.version_of(v) for v in values]
 
@@ -78,6 +79,8 @@ def plaintexts() -> dict:
         "guardians": {g.pk: identity.read_id(g) for g in Guardian.objects.all()},
         "numbers": {s.pk: s.number for s in Student.objects.all()},
         "issued": {n.pk: n.number for n in StudentNumber.objects.all()},
+        "phones": {g.pk: g.phone for g in Guardian.objects.all()},
+        "non_basic": {i.pk: i.data for i in NonBasicInfo.objects.all()},
         "totp": [
             fieldcrypto.decrypt(d.secret, context=TOTP_CONTEXT) for d in TotpDevice.objects.all()
         ],
@@ -85,7 +88,8 @@ def plaintexts() -> dict:
 
 
 def test_rotation_moves_every_value_to_the_current_key(written_under_key_1):
-    assert set(versions()) == {"1"} and len(versions()) == 13
+    # 3 × (ID, guardian ID, number, issued number, guardian phone, non-basic) + TOTP.
+    assert set(versions()) == {"1"} and len(versions()) == 19
     with override_settings(**KEYS_1_2):
         output = rotate()
         assert set(versions()) == {"2"}
@@ -97,8 +101,9 @@ def test_rotation_moves_every_value_to_the_current_key(written_under_key_1):
         for pk, number in written_under_key_1["numbers"].items():
             assert Student.objects.get(identity.number_q(number)).pk == pk
     assert "学生身份证件号" in output and "学籍号" in output and "TOTP" in output
+    assert "监护人联系电话" in output and "非基础信息" in output
     events = AuditEvent.objects.filter(action="field_keys.rotate")
-    assert sorted(e.detail["done"] for e in events) == [1, 3, 3, 3, 3]
+    assert sorted(e.detail["done"] for e in events) == [1, 3, 3, 3, 3, 3, 3]
     assert all(e.channel == "cli" for e in events)
 
 

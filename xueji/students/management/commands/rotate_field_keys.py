@@ -3,7 +3,9 @@
     python manage.py rotate_field_keys [--dry-run] [--batch-size N] [--limit N] [--reindex]
 
 Covers students' and guardians' ID numbers, the student numbers (``Student.number`` and
-every issued ``StudentNumber.number``) and the accounts' TOTP secrets. Rows are read
+every issued ``StudentNumber.number``), the guardians' phones, the students' non-basic
+information (addresses, phones, disability, orphan, left-behind…), the cells kept with
+import errors and the accounts' TOTP secrets. Rows are read
 in primary-key order, a batch at a time; each batch is locked, rewritten and committed on
 its own, so the command can be stopped at any moment and run again: it only touches values
 whose key version differs from ``XUEJI_FIELD_KEY_CURRENT``. ID numbers still in plain text
@@ -90,6 +92,20 @@ COLUMNS = (
         True,
     ),
     EncryptedColumn(
+        gettext_noop("监护人联系电话"),
+        "students.Guardian",
+        "phone",
+        identity.GUARDIAN_PHONE_CONTEXT,
+        True,
+    ),
+    EncryptedColumn(
+        gettext_noop("非基础信息（住址、电话、残疾、孤儿、留守等）"),
+        "students.NonBasicInfo",
+        "data",
+        identity.NON_BASIC_CONTEXT,
+        True,
+    ),
+    EncryptedColumn(
         gettext_noop("导入错误中的原始值"),
         "exchange.ImportRowError",
         "value",
@@ -159,7 +175,8 @@ class _Stream:
 
 class Command(BaseCommand):
     help = _(
-        "把加密字段（学生和监护人身份证件号、学籍号、TOTP 密钥）重新加密到当前密钥版本；"
+        "把加密字段（学生和监护人身份证件号、学籍号、监护人联系电话、非基础信息、"
+        "导入错误原始值、TOTP 密钥）重新加密到当前密钥版本；"
         "分批提交，可中断后重新运行。--reindex 同时重算身份证件号和学籍号的盲索引。"
     )
 
