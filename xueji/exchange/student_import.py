@@ -29,11 +29,12 @@ from xueji import clock
 from xueji.accounts.scope import scope_for
 from xueji.audit.events import AuditAction, ObjectType
 from xueji.audit.services import audit_record
+from xueji.divisions.selectors import division_full_name
 from xueji.enrolment.rules import ON_ROLL, EventKind
 from xueji.errors import FieldError
 from xueji.schools.models import School
 from xueji.schools.rules import SchoolState, SchoolType, grade_allowed
-from xueji.students import duplicates, identity
+from xueji.students import disclosure, duplicates, identity
 from xueji.students.models import NonBasicSchema, NumberKind, Student
 from xueji.students.nonbasic import SchemaField, schema_fields
 from xueji.students.numbering import NumberIssuer, kind_for
@@ -109,6 +110,19 @@ class _SchoolFacts:
     name: str
 
 
+@dataclass(frozen=True)
+class _Registered:
+    """A registered student holding an ID number a row carries."""
+
+    student_id: int
+    number_masked: str
+    school_id: int | None
+    state: str | None
+    area_code: str
+    school_name: str
+    division_code: str
+
+
 class StudentImport:
     def __init__(self, *, actor, mode: str, batch: str, progress: Progress | None = None) -> None:
         self.actor = actor
@@ -125,6 +139,10 @@ class StudentImport:
         self.file_index = duplicates.FileIndex()
         self.issuer = NumberIssuer()
         self.outcome = ImportOutcome(batch=batch)
+        # Registered students outside the actor's scope that rows met (an exact ID match, a
+        # possible duplicate): the rows say only what disclosure allows; audited once.
+        self.outside_exact: list[int] = []
+        self.outside_candidates: list[int] = []
         self.chunk_rows = settings.XUEJI["IMPORT_CHUNK_ROWS"]
 
     # -- helpers ------------------------------------------------------------------------
@@ -196,7 +214,27 @@ class StudentImport:
                 self._merge(stage)
         finally:
             stage.drop()
+            self._audit_outside()
         return self.outcome
+
+    def _audit_outside(self) -> None:
+        """One audit event for the records outside scope this import's check met (issue 10,
+        finding 2: every such check is audited, whatever it showed)."""
+        exact, fuzzy = sorted(set(self.outside_exact)), sorted(set(self.outside_candidates))
+        if not exact and not fuzzy:
+            return
+        with transaction.atomic():
+            audit_record(
+                actor=self.actor,
+                action=AuditAction.STUDENT_DUPLICATE_OUTSIDE,
+                object_type=ObjectType.IMPORT_JOB,
+                object_id=self.batch,
+                summary=(
+                    f"批量导入查重命中辖区外学籍：身份证件号相同 {len(exact)} 条、"
+                    f"疑似重复 {len(fuzzy)} 条，未显示学籍号和姓名"
+                ),  # stored data: always Chinese
+                detail={"step": "import", "exact_ids": exact, "candidate_ids": fuzzy},
+            )
 
     def _reject_file(self, exc: ImportFileError) -> ImportOutcome:
         self.outcome.rejected = True
@@ -348,9 +386,23 @@ class StudentImport:
         fresh: list[tuple[int, CleanRegistration, _SchoolFacts, str | None]] = []
         for row_no, clean, school, key in accepted:
             if key is not None and key in by_key:
-                number, school_id, state = by_key[key]
-                if school_id == school.id and state in ON_ROLL:
+                known = by_key[key]
+                if known.school_id == school.id and known.state in ON_ROLL:
                     self.outcome.skipped += 1
+                elif not self.scope.covers(area_code=known.area_code, school_id=known.school_id):
+                    # Outside scope: where the child is, never its number, grade or state.
+                    self.outside_exact.append(known.student_id)
+                    self._fail(
+                        row_no,
+                        "id_number",
+                        clean.id_number,
+                        "student.duplicate_id",
+                        _("该身份证件号已有学籍，一人只能有一个学籍。")
+                        + disclosure.Holder(
+                            school_name=known.school_name,
+                            area_name=division_full_name(known.division_code),
+                        ).message,
+                    )
                 else:
                     self._fail(
                         row_no,
@@ -360,7 +412,7 @@ class StudentImport:
                         _(
                             "该身份证件号已有学籍（学籍号 %s），一人只能有一个学籍；转学请走转学流程，返校请逐个注册以恢复原学籍"
                         )
-                        % identity.mask_student_number(number),
+                        % known.number_masked,
                     )
                 continue
             fresh.append((row_no, clean, school, key))
@@ -387,12 +439,29 @@ class StudentImport:
             unseen.append((row_no, probe))
             checked.append((row_no, clean, school, key, matches))
         in_file = self.file_index.check(unseen)
+        visible = disclosure.ids_in_scope(
+            self.actor, (m.candidate.student_id for *_, matches in checked for m in matches)
+        )
 
         staged: list[tuple] = []
         pending: list[tuple[int, CleanRegistration, _SchoolFacts, str | None, str]] = []
         for row_no, clean, school, key, matches in checked:
             if matches:
-                known = matches[0].candidate
+                inside = [m for m in matches if m.candidate.student_id in visible]
+                if not inside:
+                    # Only look-alikes outside scope: not listed (their number and name are
+                    # not the clerk's to know); a one-by-one registration raises the finding.
+                    self.outside_candidates.extend(m.candidate.student_id for m in matches)
+                    self._fail(
+                        row_no,
+                        "name",
+                        clean.name,
+                        "student.possible_duplicate",
+                        _("疑似重复学籍：%(outside)s确认不是同一人的，请逐个注册")
+                        % {"outside": disclosure.OUTSIDE_CANDIDATES},
+                    )
+                    continue
+                candidate = inside[0].candidate
                 self._fail(
                     row_no,
                     "name",
@@ -402,10 +471,10 @@ class StudentImport:
                         "疑似重复学籍：与学籍号 %(number)s（%(name)s，%(school)s）%(reasons)s；确认不是同一人的，请逐个注册"
                     )
                     % {
-                        "number": known.number_masked,
-                        "name": known.name,
-                        "school": known.school_name,
-                        "reasons": "、".join(known.reasons),
+                        "number": candidate.number_masked,
+                        "name": candidate.name,
+                        "school": candidate.school_name,
+                        "reasons": "、".join(candidate.reasons),
                     },
                 )
                 continue
@@ -470,16 +539,32 @@ class StudentImport:
             )
         return staged
 
-    def _registry_ids(self, accepted) -> dict[str, tuple[str, int | None, str | None]]:
-        """Registered students holding the rows' ID numbers: key → (number, school, state)."""
+    def _registry_ids(self, accepted) -> dict[str, "_Registered"]:
+        """Registered students holding the rows' ID numbers, by blind index."""
         keys = [k for _, _, _, k in accepted if k]
-        by_key: dict[str, tuple[str, int | None, str | None]] = {}
+        by_key: dict[str, _Registered] = {}
         # Sorted, the probes walk each index in order and reuse the pages they just read.
         for part in iter_chunks(sorted(keys), 900):
-            for id_key, number, school_id, state in Student.objects.filter(
-                id_key__in=part
-            ).values_list("id_key", "number_masked", "record__school_id", "record__state"):
-                by_key[str(id_key)] = (number, school_id, state)
+            for row in Student.objects.filter(id_key__in=part).values_list(
+                "id_key",
+                "pk",
+                "number_masked",
+                "record__school_id",
+                "record__state",
+                "record__area_code",
+                "record__school__name",
+                "record__school__division_code",
+            ):
+                id_key, student_id, number, school_id, state, area, school_name, division = row
+                by_key[str(id_key)] = _Registered(
+                    student_id=student_id,
+                    number_masked=number,
+                    school_id=school_id,
+                    state=state,
+                    area_code=area or "",
+                    school_name=school_name or "",
+                    division_code=division or "",
+                )
         return by_key
 
     def _fail(self, row_no: int, key: str, value, code: str, message: str) -> None:

@@ -761,9 +761,39 @@ def test_id_registered_at_another_school_is_refused(
 
     row_no, column, code, message = only_error(job)
     assert (row_no, column, code) == (2, "身份证件号", "student.duplicate_id")
-    assert message.startswith(f"该身份证件号已有学籍（学籍号 {elsewhere.number_masked}）")
+    # Outside the clerk's scope: where the child is, never its number, name or state
+    # (the disclosure module's wording, as one-by-one registration says it).
+    assert message == (
+        "该身份证件号已有学籍，一人只能有一个学籍。"
+        "该学生已在锦江区实验小学（四川省成都市锦江区）有学籍，请向家长索取学籍号后办理转入。"
+    )
+    assert elsewhere.number_masked not in message and elsewhere.name not in message
     assert registry_counts() == before
     assert StatusRecord.objects.get(student=elsewhere).school_id == other_school.pk
+    audit = AuditEvent.objects.get(action="student.duplicate_outside")
+    assert (audit.object_type, audit.object_id) == ("exchange.import_job", str(job.pk))
+    assert audit.detail == {"step": "import", "exact_ids": [elsewhere.pk], "candidate_ids": []}
+
+
+def test_id_registered_at_another_school_in_scope_names_its_masked_number(
+    tmp_path, school, make_student
+):
+    """A county clerk importing for a school of its county learns the masked number of a
+    record it may read anyway."""
+    from tests.factories import SchoolFactory
+
+    county_clerk = authority_user("440106", roles=(Role.CLERK,))
+    neighbour = SchoolFactory(name="天河区第二实验小学", division_code="440106")
+    elsewhere = make_student(school=neighbour, actor=county_clerk)
+    row = registration(
+        school, id_number=identity.read_id(elsewhere), birth_date=elsewhere.birth_date.isoformat()
+    )
+    row["sex"] = elsewhere.sex
+    job = run_file(county_clerk, write_csv(tmp_path / "students.csv", [row]))
+    _row, _column, code, message = only_error(job)
+    assert code == "student.duplicate_id"
+    assert message.startswith(f"该身份证件号已有学籍（学籍号 {elsewhere.number_masked}）")
+    assert not AuditEvent.objects.filter(action="student.duplicate_outside").exists()
 
 
 def test_school_outside_the_actor_scope_is_unknown(tmp_path, school, school_user, other_school):

@@ -184,3 +184,29 @@ def test_a_planted_pair_across_chunks_of_one_file_is_found(tmp_path, school, sch
     assert (row, column, code) == (602, "姓名", "file.possible_duplicate")
     assert message.startswith("疑似与本文件第 2 行是同一人")
     assert job.created_count == 600
+
+
+def test_a_look_alike_outside_the_clerks_scope_is_not_named(
+    tmp_path, school, school_user, other_school, other_school_user
+):
+    """The original sits at a school of another province: the row is refused as a possible
+    duplicate with the disclosure module's wording, without its number, name or school; the
+    check is audited with the candidate's id."""
+    from xueji.audit.models import AuditEvent
+    from xueji.students import disclosure
+
+    original = registration(other_school, name="张子轩", born=date(2017, 3, 8), sex_code="1")
+    first = run_file(other_school_user, write_csv(tmp_path / "first.csv", [original]))
+    assert first.created_count == 1
+    known = Student.objects.get()
+    look_alike = registration(school, name="张子杆", born=date(2017, 3, 8), sex_code="1", **NO_ID)
+
+    job = run_file(school_user, write_csv(tmp_path / "second.csv", [look_alike]))
+
+    [(row, column, code, message)] = errors_of(job)
+    assert (row, column, code) == (2, "姓名", "student.possible_duplicate")
+    assert message == f"疑似重复学籍：{disclosure.OUTSIDE_CANDIDATES}确认不是同一人的，请逐个注册"
+    for secret in (known.number_masked, known.name, other_school.name):
+        assert secret not in message
+    audit = AuditEvent.objects.get(action="student.duplicate_outside")
+    assert audit.detail == {"step": "import", "exact_ids": [], "candidate_ids": [known.pk]}
