@@ -34,6 +34,14 @@ POLICY: dict[str, Policy] = {
         LIST,
         sample=Sample("GET", "/api/audit/events?actor=clerk"),
     ),
+    # The same search with the student term in the body (never a number in a URL).
+    "api:search_audit_events": Policy(
+        "api/audit/events/search",
+        Permission.AUDIT_VIEW,
+        LIST,
+        methods=("POST",),
+        sample=Sample("POST", "/api/audit/events/search", lambda w: {"actor": "clerk"}),
+    ),
     "api:student_audit_events": Policy(
         "api/audit/students/<student_id>/events",
         Permission.AUDIT_VIEW,

@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
 from xueji.i18n import gettext_lazy_str as _
+from xueji.web import search
 
 from . import trail
 from .events import action_label, object_type_label
@@ -89,6 +90,23 @@ def _page(qs, offset: int, limit: int) -> dict:
     ),
 )
 def list_audit_events(request: HttpRequest, query: Query[TrailQuery]):
+    # A student's internal id (digits, up to 12) may stay in the URL; a student or ID
+    # number goes in the body of POST /api/audit/events/search.
+    if not (query.student.strip().isdigit() and len(query.student.strip()) <= 12):
+        search.refuse_in_url(query.student, search_path="/api/audit/events/search")
+    return _events(request, query)
+
+
+@router.post(
+    "/audit/events/search",
+    response=EventPage,
+    summary=_("审计日志查询（学生的学籍号或身份证件号在请求正文中，不进网址）"),
+)
+def search_audit_events(request: HttpRequest, query: TrailQuery):
+    return _events(request, query)
+
+
+def _events(request: HttpRequest, query: TrailQuery) -> dict:
     user = request.auth  # type: ignore[attr-defined]
     filters = trail.TrailFilters(
         actor=query.actor,

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from xueji import clock
+from xueji.web import search as web_search
 from xueji.web.forms import StyledForm
 from xueji.web.views import page
 
@@ -95,11 +96,19 @@ def _paged(request: HttpRequest, qs):
     return page_obj, [event_row(e) for e in page_obj.object_list]
 
 
+# The student box takes student and ID numbers: it posts, and the page continues under a
+# session token (xueji.web.search), so no number reaches a URL or the access log.
+STUDENT_TERM = "student"
+
+
 @page
 def trail_list(request: HttpRequest) -> HttpResponse:
     trail.require_auditor(request.user)
-    form = TrailSearchForm(request.GET or None)
-    filters = form.filters() if request.GET else trail.TrailFilters()
+    redirect, data = web_search.handle(request, STUDENT_TERM)
+    if redirect is not None:
+        return redirect
+    form = TrailSearchForm(data or None)
+    filters = form.filters() if data else trail.TrailFilters()
     page_obj, rows = _paged(request, trail.search(request.user, filters))
     latest = AuditCheckpoint.objects.order_by("-pk").first()
     return render(
@@ -131,8 +140,12 @@ def trail_student(request: HttpRequest, student_id: int) -> HttpResponse:
 
 def _export(request: HttpRequest, fmt: str) -> HttpResponse:
     trail.require_auditor(request.user)
-    form = TrailSearchForm(request.GET or None)
-    filters = form.filters() if request.GET else trail.TrailFilters()
+    # The page's export links carry its token (s=…), never the term.
+    redirect, data = web_search.handle(request, STUDENT_TERM)
+    if redirect is not None:
+        return redirect
+    form = TrailSearchForm(data or None)
+    filters = form.filters() if data else trail.TrailFilters()
     try:
         content = trail.export(request.user, filters, fmt)
     except trail.ExportTooLarge as too_large:

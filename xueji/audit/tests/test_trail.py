@@ -5,6 +5,7 @@ themselves audited, pages and API."""
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import openpyxl
@@ -334,3 +335,43 @@ def test_the_audit_admin_s_home_page_warns_of_a_failed_daily_verification(trail)
     assert audit_daily.call()["intact"] is False
     html = client.get("/").content.decode()
     assert "审计日志被篡改" in html and f"row id {trail.clerk_event.pk}" in html
+
+
+def test_a_student_or_id_number_searched_never_reaches_a_url(trail):
+    """The student box posts; the page and its export links continue under a session token
+    (s=…); a number typed into the address bar is moved out of it; the API takes numbers
+    only in the body of POST /api/audit/events/search."""
+    from xueji.students import identity
+
+    t = trail
+    client = Client()
+    client.force_login(t.national_auditor)
+    number, id_number = t.student.number, identity.read_id(t.student)
+    for term in (number, id_number):
+        posted = client.post("/audit/", {"student": term, "actor": ""})
+        assert posted.status_code == 303
+        location = posted["Location"]
+        assert term not in location and term[1:] not in location and "s=" in location
+        page = client.get(location)
+        html = page.content.decode()
+        assert page.status_code == 200  # the box keeps what was typed; the URL does not
+        # The student's events (their summaries), and not the accounts' events.
+        assert "外省查看" in html and "省级查看" in html and "HYPERLINK" in html
+        assert t.county_sysadmin.username not in html
+        export = re.search(r'href="(/audit/export\.csv\?[^"]*)"', html)
+        assert export and "s=" in export.group(1) and term not in export.group(1)
+        assert client.get(export.group(1).replace("&amp;", "&")).status_code == 200
+    typed = client.get(f"/audit/?student={number}")
+    assert typed.status_code == 303 and number not in typed["Location"]
+
+    refused = client.get(f"/api/audit/events?student={number}")
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["code"] == "search.number_in_url"
+    # An internal id may stay in the URL.
+    assert client.get(f"/api/audit/events?student={t.student.pk}").status_code == 200
+    body = client.post(
+        "/api/audit/events/search", {"student": id_number}, content_type="application/json"
+    ).json()
+    assert ids([t.clerk_event, t.province_event, t.chengdu_event]) <= {
+        item["id"] for item in body["items"]
+    }
