@@ -14,6 +14,9 @@ from typing import Any
 
 from django.apps import apps
 from django.db import models
+from django.db.models.functions import Cast
+
+from xueji.students.fields import EncryptedJSONField, EncryptedNumberField
 
 
 def label_of(model: type[models.Model]) -> str:
@@ -46,8 +49,20 @@ def rows_of(model: type[models.Model], pks: Iterable[Any]) -> dict[Any, dict[str
         return {}
     columns = _columns(model)
     names = [f.attname for f in columns]
+    # Encrypted columns (student numbers, phones, non-basic data) are kept as the database
+    # holds them, sealed: the snapshot lives in the merge record, which must not hold them in
+    # clear; restoring writes the ciphertext back as it was.
+    sealed = {
+        f.attname: Cast(f.attname, output_field=models.TextField())
+        for f in columns
+        if isinstance(f, EncryptedNumberField | EncryptedJSONField)
+    }
+    rows = model._default_manager.filter(pk__in=wanted)
+    if sealed:
+        rows = rows.annotate(**{f"_sealed_{name}": cast for name, cast in sealed.items()})
+    selected = [f"_sealed_{name}" if name in sealed else name for name in names]
     out: dict[Any, dict[str, Any]] = {}
-    for values in model._default_manager.filter(pk__in=wanted).values_list(*names):
+    for values in rows.values_list(*selected):
         row = {name: _jsonable(value) for name, value in zip(names, values, strict=True)}
         out[row[model._meta.pk.attname]] = row
     return out
@@ -60,5 +75,8 @@ def row_restore(model: type[models.Model], pk: Any, row: dict[str, Any]) -> None
         if f.primary_key or f.attname not in row:
             continue
         raw = row[f.attname]
-        values[f.attname] = raw if isinstance(f, models.JSONField) else f.to_python(raw)
+        if isinstance(f, models.JSONField | EncryptedNumberField | EncryptedJSONField):
+            values[f.attname] = raw  # JSON as it is; a ciphertext is written back sealed
+        else:
+            values[f.attname] = f.to_python(raw)
     model._default_manager.filter(pk=pk).update(**values)

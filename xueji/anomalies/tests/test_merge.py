@@ -358,3 +358,23 @@ def test_linkage_pairs_with_a_cancelled_record_are_ignored(held, school, city_re
     assert counts.found == 0
     held.go(date(2025, 11, 20) + timedelta(days=1))
     assert detector_run(kind=FindingKind.DUPLICATE).found == 0
+
+
+def test_the_undo_snapshot_keeps_encrypted_columns_sealed(pair, city_reviewer):
+    """The merge record's snapshot copies the rows as the database holds them: the student
+    numbers, the guardians' phones and the non-basic data stay ciphertexts (it held them in
+    clear when it read them through the model fields)."""
+    import json
+
+    numbers = [pair.first.number, pair.second.number]
+    phones = [g.phone for g in Guardian.objects.filter(student__in=[pair.first, pair.second])]
+    assert phones and all(phones)
+    merge = finding_merge(
+        actor=city_reviewer, finding_id=pair.finding.pk, survivor_id=pair.first.pk
+    )
+    merge.refresh_from_db()
+    dumped = json.dumps(merge.snapshot, ensure_ascii=False)
+    assert '"students.Student"' in dumped and '"students.Guardian"' in dumped
+    for secret in [*numbers, *phones, "left_behind"]:
+        assert secret not in dumped, secret
+    assert "v1$" in dumped
