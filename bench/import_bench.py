@@ -41,7 +41,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 OUT_DIR = BASE_DIR / "bench" / "out"
 DOCS = BASE_DIR / "docs" / "benchmarks.md"
 PG_SERVER = os.environ.get("XUEJI_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
-PG_DATABASE = "xueji_bench"
+# XUEJI_BENCH_PG_DATABASE: another database name, so two runs on one server do not collide.
+PG_DATABASE = os.environ.get("XUEJI_BENCH_PG_DATABASE", "xueji_bench")
 PROVINCES = ("11", "31", "32", "33", "37", "41", "44", "51", "53", "65")
 SECTION_START = "<!-- import-benchmark:start -->"
 SECTION_END = "<!-- import-benchmark:end -->"
