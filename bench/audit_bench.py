@@ -28,12 +28,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.import_bench import BASE_DIR, DOCS, OUT_DIR, PG_SERVER, _database_version, _say, machine
+from bench.report import Section, by_target_and
 
 PG_DATABASE = "xueji_bench_audit"
 SQLITE_DIR = OUT_DIR / "audit-sqlite"
-SECTION_START = "<!-- audit-benchmark:start -->"
-SECTION_END = "<!-- audit-benchmark:end -->"
-DATA_MARK = "<!-- audit-benchmark-data "
+SECTION = Section("audit-benchmark", by_target_and("rows"))
+SECTION_START, SECTION_END = SECTION.start, SECTION.end
 BATCH = 10_000
 
 
@@ -217,36 +217,17 @@ def render_section(entries: list[dict]) -> str:
             f"written in {e['append_seconds']:,.0f} s · load average "
             f"{'/'.join(str(v) for v in e['load_average'])} (before/after){busy}."
         )
-    payload = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
-    lines += ["", f"{DATA_MARK}{payload} -->", SECTION_END]
+    lines += ["", SECTION.data_line(entries), SECTION_END]
     return "\n".join(lines) + "\n"
 
 
 def read_entries(text: str) -> list[dict]:
-    start = text.find(DATA_MARK)
-    if start < 0:
-        return []
-    end = text.find(" -->", start)
-    try:
-        return json.loads(text[start + len(DATA_MARK) : end])
-    except ValueError:
-        return []
+    return SECTION.read_entries(text)
 
 
 def update_docs(new_entries: list[dict], path: Path = DOCS) -> None:
     """Replace this benchmark's section in docs/benchmarks.md; other sections stay."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    kept = {f"{e['target']}:{e['rows']}": e for e in read_entries(text)}
-    for entry in new_entries:
-        kept[f"{entry['target']}:{entry['rows']}"] = entry
-    section = render_section(list(kept.values()))
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    SECTION.update(new_entries, render_section, path)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -43,12 +43,12 @@ from bench.import_bench import (
     bench_actor,
     machine,
 )
+from bench.report import Section, busy_note, by_target_and
 
 PG_DATABASE = "xueji_bench_promotion"
 SQLITE_DIR = OUT_DIR / "promotion-sqlite"
-SECTION_START = "<!-- promotion-benchmark:start -->"
-SECTION_END = "<!-- promotion-benchmark:end -->"
-DATA_MARK = "<!-- promotion-benchmark-data "
+SECTION = Section("promotion-benchmark", by_target_and("rows"))
+SECTION_START, SECTION_END = SECTION.start, SECTION.end
 # Counties of 广东 the generated schools lie in; the batch runs over the province (44).
 COUNTIES = ("440103", "440104", "440105", "440106", "440111", "440112", "440113", "440114")
 SCOPE = "440000"
@@ -442,47 +442,21 @@ def render_section(entries: list[dict]) -> str:
             f"event written · load average {'/'.join(str(v) for v in e['load_average'])} "
             f"(before/after){_busy(e)} · target {met}."
         )
-    payload = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
-    lines += ["", f"{DATA_MARK}{payload} -->", SECTION_END]
+    lines += ["", SECTION.data_line(entries), SECTION_END]
     return "\n".join(lines) + "\n"
 
 
 def _busy(entry: dict) -> str:
-    """A note when other work shared the machine: both paths ran slower, the ratio less so."""
-    cores = entry["machine"].get("cores") or 1
-    if max(entry.get("load_average", [0])) <= cores:
-        return ""
-    return (
-        " — **the machine was busy with other work** (load above its core count): absolute"
-        " rates are depressed; raw and full ran in the same conditions"
-    )
+    return busy_note(entry, "absolute rates are depressed; raw and full ran in the same conditions")
 
 
 def read_entries(text: str) -> list[dict]:
-    start = text.find(DATA_MARK)
-    if start < 0:
-        return []
-    end = text.find(" -->", start)
-    try:
-        return json.loads(text[start + len(DATA_MARK) : end])
-    except ValueError:
-        return []
+    return SECTION.read_entries(text)
 
 
 def update_docs(new_entries: list[dict], path: Path = DOCS) -> None:
     """Replace this benchmark's section in docs/benchmarks.md; other sections stay."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    kept = {f"{e['target']}:{e['rows']}": e for e in read_entries(text)}
-    for entry in new_entries:
-        kept[f"{entry['target']}:{entry['rows']}"] = entry
-    section = render_section(list(kept.values()))
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    SECTION.update(new_entries, render_section, path)
 
 
 def summary(entry: dict) -> str:

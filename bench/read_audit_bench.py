@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.import_bench import BASE_DIR, DOCS, OUT_DIR, PG_SERVER, _say, machine
+from bench.report import Section, busy_note, by_target_and
 
 PG_DATABASE = "xueji_bench_reads"
-SECTION_START = "<!-- read-audit-benchmark:start -->"
-SECTION_END = "<!-- read-audit-benchmark:end -->"
-DATA_MARK = "<!-- read-audit-benchmark-data "
+SECTION = Section("read-audit-benchmark", by_target_and("students"))
+SECTION_START, SECTION_END = SECTION.start, SECTION.end
 TARGET_COST = 0.20
 SAMPLE_IDS = 2_000
 
@@ -296,12 +296,8 @@ def measure(database: str, options: Options, *, log=_say) -> dict:
 
 
 def _busy(entry: dict) -> str:
-    cores = entry["machine"].get("cores") or 1
-    if max(entry.get("load_average", [0])) <= cores:
-        return ""
-    return (
-        " — **the machine was busy with other work** (load above its core count): absolute"
-        " rates are depressed; on and off ran alternately in the same conditions"
+    return busy_note(
+        entry, "absolute rates are depressed; on and off ran alternately in the same conditions"
     )
 
 
@@ -345,36 +341,17 @@ def render_section(entries: list[dict]) -> str:
             f"{'/'.join(str(v) for v in e['load_average'])} (before/after){_busy(e)} · "
             f"target {met}."
         )
-    payload = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
-    lines += ["", f"{DATA_MARK}{payload} -->", SECTION_END]
+    lines += ["", SECTION.data_line(entries), SECTION_END]
     return "\n".join(lines) + "\n"
 
 
 def read_entries(text: str) -> list[dict]:
-    start = text.find(DATA_MARK)
-    if start < 0:
-        return []
-    end = text.find(" -->", start)
-    try:
-        return json.loads(text[start + len(DATA_MARK) : end])
-    except ValueError:
-        return []
+    return SECTION.read_entries(text)
 
 
 def update_docs(new_entries: list[dict], path: Path = DOCS) -> None:
     """Replace this benchmark's section in docs/benchmarks.md; other sections stay."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    kept = {f"{e['target']}:{e['students']}": e for e in read_entries(text)}
-    for entry in new_entries:
-        kept[f"{entry['target']}:{entry['students']}"] = entry
-    section = render_section(list(kept.values()))
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    SECTION.update(new_entries, render_section, path)
 
 
 def summary(entry: dict) -> str:

@@ -35,12 +35,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.import_bench import BASE_DIR, DOCS, OUT_DIR, PG_SERVER, _database_version, _say, machine
+from bench.report import Section, busy_note, by_target_and
 
 PG_DATABASE = "xueji_bench_release"
 SQLITE_DIR = OUT_DIR / "release-sqlite"
-SECTION_START = "<!-- release-benchmark:start -->"
-SECTION_END = "<!-- release-benchmark:end -->"
-DATA_MARK = "<!-- release-benchmark-data "
+SECTION = Section("release-benchmark", by_target_and("rows"))
+SECTION_START, SECTION_END = SECTION.start, SECTION.end
 ROW_FIELDS = ["sex", "birth", "grade", "county", "school_type", "state"]
 TABLE_FIELDS = ["county", "grade", "sex", "state"]
 CASES = (
@@ -269,8 +269,7 @@ def render_section(entries: list[dict]) -> str:
             f"load average {'/'.join(str(v) for v in e['load_average'])} (before/after)"
             f"{_busy(e)}."
         )
-    payload = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
-    lines += ["", f"{DATA_MARK}{payload} -->", SECTION_END]
+    lines += ["", SECTION.data_line(entries), SECTION_END]
     return "\n".join(lines) + "\n"
 
 
@@ -279,37 +278,16 @@ def _cpu(case: dict) -> str:
 
 
 def _busy(entry: dict) -> str:
-    cores = entry["machine"].get("cores") or 1
-    if max(entry.get("load_average", [0])) <= cores:
-        return ""
-    return " — **the machine was busy with other work** (load above its core count)"
+    return busy_note(entry)
 
 
 def read_entries(text: str) -> list[dict]:
-    start = text.find(DATA_MARK)
-    if start < 0:
-        return []
-    end = text.find(" -->", start)
-    try:
-        return json.loads(text[start + len(DATA_MARK) : end])
-    except ValueError:
-        return []
+    return SECTION.read_entries(text)
 
 
 def update_docs(new_entries: list[dict], path: Path = DOCS) -> None:
     """Replace this benchmark's section in docs/benchmarks.md; other sections stay."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    kept = {f"{e['target']}:{e['rows']}": e for e in read_entries(text)}
-    for entry in new_entries:
-        kept[f"{entry['target']}:{entry['rows']}"] = entry
-    section = render_section(list(kept.values()))
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    SECTION.update(new_entries, render_section, path)
 
 
 def summary(entry: dict) -> str:
