@@ -39,9 +39,11 @@ urlpatterns = [
     path("changes/", include("xueji.changes.urls")),
     path("dropouts/", include("xueji.changes.urls_ledger")),
     path("rules/", include("xueji.changes.urls_rulesets")),
+    path("portal/credential/", include("xueji.credentials.urls_portal")),
     path("portal/", include("xueji.portal.urls")),
     path("verification/", include("xueji.verification.urls")),
     path("anomalies/", include("xueji.anomalies.urls")),
     path("releases/", include("xueji.releases.urls")),
+    path("", include("xueji.credentials.urls")),
     path("", include("xueji.web.urls")),
 ]

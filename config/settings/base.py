@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "xueji.anomalies",
     "xueji.verification",
     "xueji.releases",
+    "xueji.credentials",
     "xueji.web",
 ]
 
@@ -272,6 +273,25 @@ XUEJI_BLIND_INDEX_KEY = os.environ.get("XUEJI_BLIND_INDEX_KEY", "")
 XUEJI_AUDIT_SIGNING_KEY = os.environ.get("XUEJI_AUDIT_SIGNING_KEY", "")
 XUEJI_AUDIT_PREVIOUS_PUBLIC_KEYS = [
     k for k in os.environ.get("XUEJI_AUDIT_PREVIOUS_PUBLIC_KEYS", "").split(",") if k
+]
+# The trusted student digital identity (xueji/credentials, docs/identity.md): the issuer
+# identifier (the public URL of this registry), the credential type, validity, status-list
+# size and cache time, and how old a key-binding JWT may be.
+XUEJI_CREDENTIAL: dict[str, Any] = {
+    "ISSUER": os.environ.get("XUEJI_CREDENTIAL_ISSUER", "https://xueji.example.gov.cn"),
+    "VCT": "urn:cn:moe:xueji:student-enrolment:1",
+    "VALID_DAYS": 365,
+    "STATUS_LIST_SIZE": 131_072,
+    "STATUS_LIST_TTL": 300,
+    "KB_MAX_AGE": 300,
+}
+# Issuer keys: [{"kid", "alg": "ES256" | "SM2", "file": private JWK or PEM, "state":
+# "active" | "previous" | "retired"}] (xueji/credentials/keys.py); from the environment as
+# XUEJI_CREDENTIAL_KEYS="kid:alg:state:path,…". Unset: a development key from the secret key.
+XUEJI_CREDENTIAL_KEYS: list[dict] = [
+    dict(zip(("kid", "alg", "state", "file"), item.split(":", 3), strict=True))
+    for item in os.environ.get("XUEJI_CREDENTIAL_KEYS", "").split(",")
+    if item
 ]
 # Who delivers the guardian portal's one-time codes: the dotted path of a class with
 # ``send(*, phone, message)``. The embedded outbox is for development (docs/portal.md).

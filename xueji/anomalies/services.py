@@ -766,6 +766,10 @@ def finding_merge(
             now=now,
         )
         snap.add_created(StatusEvent, [cancel_event.pk])
+        # The cancelled record's digital identity is revoked with it.
+        from xueji.credentials.services import credentials_follow_record
+
+        credentials_follow_record(actor=actor, record=retired_record, change_type="merge", now=now)
 
         # Numbers: retired, and from now on the survivor's (a search by them finds it).
         StudentNumber.objects.filter(pk__in=numbers, retired_at__isnull=True).update(

@@ -387,6 +387,10 @@ def apply(*, actor: Any, request: Any, record: StatusRecord, now: datetime) -> N
     hook = AFTER.get(request.change_type)
     if hook is not None:
         hook(actor=actor, request=request, record=record, from_school=from_school, now=now)
+    # The student's digital identity follows the record: re-issued, suspended or revoked.
+    from xueji.credentials.services import credentials_follow_record
+
+    credentials_follow_record(actor=actor, record=record, change_type=request.change_type, now=now)
     _file_materials(actor=actor, request=request, from_school=from_school)
 
 

@@ -935,7 +935,22 @@ def _run_chunk(run: BatchRun, index: int, *, actor, now) -> list[tuple[int, str,
         counts = _run_chunk_generic(chunk)
     if run.kind != BatchKind.PROMOTE:
         _freeze_graduates(chunk)
+        _revoke_credentials(chunk, actor=actor, now=now)
     return counts
+
+
+def _revoke_credentials(chunk: "_Chunk", *, actor, now) -> None:
+    """Graduated, completed and left students' digital identities are revoked, set-based."""
+    from xueji.credentials.services import credentials_revoke_where
+
+    ended = (StatusState.GRADUATED, StatusState.COMPLETED, StatusState.LEFT)
+    credentials_revoke_where(
+        actor=actor,
+        record_sql=f"r.state IN (%s, %s, %s) AND {chunk.scope[0]} AND {chunk.range[0]}",
+        params=[*ended, *chunk.scope[1], *chunk.range[1]],
+        reason=chunk.batch,
+        now=now,
+    )
 
 
 def _freeze_graduates(chunk: "_Chunk") -> None:
