@@ -12,7 +12,7 @@
     var file = input.files && input.files[0];
     if (!target || !file || typeof jsQR !== "function") return;
     var image = new Image();
-    var url = URL.createObjectURL(file);
+    var reader = new FileReader();
     image.onload = function () {
       var canvas = document.createElement("canvas");
       canvas.width = image.naturalWidth;
@@ -21,7 +21,6 @@
       context.drawImage(image, 0, 0);
       var pixels = context.getImageData(0, 0, canvas.width, canvas.height);
       var found = jsQR(pixels.data, pixels.width, pixels.height);
-      URL.revokeObjectURL(url);
       if (found && found.data) {
         target.value = found.data;
         if (status) status.textContent = status.getAttribute("data-ok");
@@ -30,7 +29,9 @@
         status.textContent = status.getAttribute("data-none");
       }
     };
-    image.src = url;
+    // A data: URL (the CSP allows data: images, not blob: ones).
+    reader.onload = function () { image.src = reader.result; };
+    reader.readAsDataURL(file);
   }
 
   document.addEventListener("change", function (event) {
