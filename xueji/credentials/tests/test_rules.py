@@ -116,3 +116,21 @@ def test_status_list_round_trips(marks):
         assert rules.status_list_value(lst, index) == marks.get(index, 0)
     for index, value in marks.items():
         assert rules.status_list_value(lst, index) == value
+
+
+def test_the_documented_example_is_consistent():
+    """docs/identity.md's presentation: its disclosures match the signed digests and its
+    KB-JWT's sd_hash covers exactly what precedes it."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "identity.md").read_text()
+    blocks = text.split("```text\n")
+    presentation = "".join(blocks[3].split("```")[0].split("\n"))
+    parts = rules.split(presentation)
+    _h, payload, _i, _s = rules.jwt_unverified(parts.issuer_jwt)
+    claims, paths = rules.reveal(payload, parts.disclosures, sd_alg="sha-256")
+    assert paths == ["enrolment_status", "grade", "school.name"]
+    assert claims["school"] == {"name": "天河区第一实验小学"}
+    _kh, kb, _ki, _ks = rules.jwt_unverified(parts.kb_jwt)
+    assert kb["sd_hash"] == rules.digest(parts.presented, "sha-256")
+    assert kb["aud"] == "https://bus-card.example.cn"
