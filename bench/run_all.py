@@ -8,6 +8,7 @@ import sys
 
 from bench import (
     audit_bench,
+    credential_bench,
     duplicate_bench,
     import_bench,
     promotion_bench,
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         or audit_bench.main(args, ignore_unknown=True)
         or read_audit_bench.main(args, ignore_unknown=True)
         or release_bench.main(args, ignore_unknown=True)
+        or credential_bench.main(args, ignore_unknown=True)
     )
 
 
