@@ -179,11 +179,17 @@ def test_production_settings_are_https_only():
 
 
 @pytest.mark.db_independent
-def test_production_settings_pass_djangos_deployment_checks():
+def test_production_settings_pass_djangos_deployment_checks(tmp_path):
+    # The credential issuer's key file (unset: credentials.W001).
+    from xueji.credentials.keys import new_private_jwk
+
+    key = tmp_path / "issuer.jwk"
+    key.write_text(json.dumps(new_private_jwk("ES256")))
+    env = {**_production_environment(), "XUEJI_CREDENTIAL_KEYS": f"prod-1:ES256:active:{key}"}
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=BASE_DIR,
-        env=_production_environment(),
+        env=env,
         capture_output=True,
         text=True,
     )

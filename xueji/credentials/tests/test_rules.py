@@ -134,3 +134,12 @@ def test_the_documented_example_is_consistent():
     _kh, kb, _ki, _ks = rules.jwt_unverified(parts.kb_jwt)
     assert kb["sd_hash"] == rules.digest(parts.presented, "sha-256")
     assert kb["aud"] == "https://bus-card.example.cn"
+
+
+def test_the_deploy_check_wants_configured_keys(settings, tmp_path):
+    from xueji.credentials.checks import credential_keys
+
+    settings.XUEJI_CREDENTIAL_KEYS = []
+    assert [m.id for m in credential_keys(None)] == ["credentials.W001"]
+    settings.XUEJI_CREDENTIAL_KEYS = [{"kid": "k", "file": str(tmp_path / "missing.jwk")}]
+    assert [m.id for m in credential_keys(None)] == ["credentials.E001"]
