@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from xueji.credentials.services import credential_issue, holder_private_jwk
 from xueji.errors import DomainError
+from xueji.students.identity import number_q
 from xueji.students.models import Student
 
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--holder-key-out", help="write the custodial holder key here")
 
     def handle(self, *args, **options):
-        student = Student.objects.filter(number=options["student_number"].strip().upper()).first()
+        student = Student.objects.filter(number_q(options["student_number"])).first()
         if student is None:
             raise CommandError("未找到该学籍号的学生。")
         holder_jwk = None
