@@ -85,6 +85,8 @@ def test_an_issued_credential_is_an_sd_jwt_vc_with_every_claim_but_validity_conc
     assert credential.state == CredentialState.VALID and credential.kid == "k1"
     event = AuditEvent.objects.get(action="credential.issue", object_id=str(credential.pk))
     assert event.detail["status_index"] == credential.status_index
+    # the trail never holds a full student number
+    assert enrolled.number not in event.summary and enrolled.number_masked in event.summary
 
 
 def test_a_presentation_discloses_only_the_chosen_claims(enrolled, school, holder):
