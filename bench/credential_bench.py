@@ -34,13 +34,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.import_bench import BASE_DIR, DOCS, OUT_DIR, PG_SERVER, _database_version, _say, machine
+from bench.import_bench import BASE_DIR, OUT_DIR, PG_SERVER, _database_version, _say
+from bench.report import DOCS, Section, busy_note, by_target_and, machine
 
 PG_DATABASE = "xueji_bench_credential"
 SQLITE_DIR = OUT_DIR / "credential-sqlite"
-SECTION_START = "<!-- credential-benchmark:start -->"
-SECTION_END = "<!-- credential-benchmark:end -->"
-DATA_MARK = "<!-- credential-benchmark-data "
+SECTION = Section("credential-benchmark", by_target_and("rows"))
+SECTION_START = SECTION.start
 TARGET_RATIO = 0.5
 NONCE, AUDIENCE = "bench-nonce", "https://rp.example.cn"
 
@@ -299,7 +299,7 @@ def run_database(database: str, sizes: Sizes) -> dict:
 def render_section(entries: list[dict]) -> str:
     entries = sorted(entries, key=lambda e: e["run_at"], reverse=True)
     lines = [
-        SECTION_START,
+        SECTION.start,
         "## Credential benchmark (digital identity, `bench/credential_bench.py`)",
         "",
         "A presentation of an enrolment credential (SD-JWT VC, ES256, three disclosures and a",
@@ -328,11 +328,7 @@ def render_section(entries: list[dict]) -> str:
     lines += ["", "Per run:", ""]
     for e in entries:
         m = e["machine"]
-        busy = (
-            " — the machine was busy with other work (load above its core count)"
-            if max(e.get("load_average", [0])) > (m.get("cores") or 1)
-            else ""
-        )
+        busy = busy_note(e, "the ratios, measured in the same run, still hold")
         met = "met (warm)" if e["warm_over_bare"] >= TARGET_RATIO else "**not met**"
         lines.append(
             f"- {e['run_at']} · {e['database_version']} · `{e['command']}` · {m['cpu']}, "
@@ -343,36 +339,13 @@ def render_section(entries: list[dict]) -> str:
             f"{'/'.join(str(v) for v in e['load_average'])} (before/after){busy} · "
             f"target {met}."
         )
-    payload = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
-    lines += ["", f"{DATA_MARK}{payload} -->", SECTION_END]
+    lines += ["", SECTION.data_line(entries), SECTION.end]
     return "\n".join(lines) + "\n"
-
-
-def read_entries(text: str) -> list[dict]:
-    start = text.find(DATA_MARK)
-    if start < 0:
-        return []
-    end = text.find(" -->", start)
-    try:
-        return json.loads(text[start + len(DATA_MARK) : end])
-    except ValueError:
-        return []
 
 
 def update_docs(new_entries: list[dict], path: Path = DOCS) -> None:
     """Replace this benchmark's section in docs/benchmarks.md; other sections stay."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    kept = {f"{e['target']}:{e['rows']}": e for e in read_entries(text)}
-    for entry in new_entries:
-        kept[f"{entry['target']}:{entry['rows']}"] = entry
-    section = render_section(list(kept.values()))
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    SECTION.update(new_entries, render_section, path)
 
 
 def parser() -> argparse.ArgumentParser:
