@@ -17,9 +17,16 @@ Each database runs in its own subprocess with ``config.settings.dev``: PostgreSQ
 The registry is pre-filled with ``xueji.exchange.synthetic.generate`` and kept as a
 snapshot (a template database, a copied file under ``bench/out/snapshots``), restored by
 the next run of the same size while its migrations are unchanged (``--fresh-registry``
-pre-fills again; ``--drop-snapshots`` deletes them).
+pre-fills again; ``--drop-snapshots`` deletes them). ``XUEJI_BENCH_PG_DATABASE`` names the
+PostgreSQL database (default ``xueji_bench``; snapshots are ``<name>_<size>``).
+
+``--baseline REF`` measures the code of a git revision too, in the same run: for each
+database the snapshot is restored and measured with REF's source (``git archive`` under
+``bench/out/baseline-<REF>``), then restored and measured with the working tree; both go
+to the report, each labelled with its code.
 
     python -m bench.import_bench --rows 100000 --registry 1000000 --db both
+    python -m bench.import_bench --rows 100000 --registry 200000 --baseline main
 """
 
 import argparse
@@ -563,17 +570,60 @@ class PostgresTarget(Target):
 TARGETS = {"sqlite": SqliteTarget, "postgres": PostgresTarget}
 
 
-def _run_worker(target: Target, phase: str, sizes: Sizes) -> dict:
+def _run_worker(target: Target, phase: str, sizes: Sizes, *, source: Path = BASE_DIR) -> dict:
+    """Run a phase in a subprocess, with the code under ``source`` (the working tree, or
+    a baseline revision's export: it comes first on the path)."""
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     result_path = OUT_DIR / f"result-{target.name}-{phase}.json"
     result_path.unlink(missing_ok=True)
     env = target.env()
     env["DJANGO_SETTINGS_MODULE"] = "config.settings.dev"
     env["XUEJI_IMPORT_MAX_BYTES"] = str(1 << 40)  # the upload limit is not under test
+    env["PYTHONPATH"] = str(source)
     command = [sys.executable, "-m", "bench.import_bench", "--worker", phase]
     command += ["--result", str(result_path), *_size_args(sizes)]
-    subprocess.run(command, cwd=BASE_DIR, env=env, check=True)  # noqa: S603
+    subprocess.run(command, cwd=source, env=env, check=True)  # noqa: S603
     return json.loads(result_path.read_text())
+
+
+def export_revision(ref: str) -> tuple[Path, str]:
+    """The source of git revision ``ref`` under ``bench/out/baseline-<commit>``, and the
+    commit's short hash."""
+    commit = subprocess.run(  # noqa: S603
+        ["git", "rev-parse", "--short", ref],  # noqa: S607
+        cwd=BASE_DIR,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    target = OUT_DIR / f"baseline-{commit}"
+    if not (target / "manage.py").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(  # noqa: S603
+            ["git", "archive", commit],  # noqa: S607
+            cwd=BASE_DIR,
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)  # noqa: S603,S607
+    return target, commit
+
+
+def working_tree_code() -> str:
+    """The working tree's commit, marked when it holds uncommitted changes."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{head}{' + changes' if dirty else ''}" or "working tree"
 
 
 def _size_args(sizes: Sizes) -> list[str]:
@@ -584,8 +634,9 @@ def _size_args(sizes: Sizes) -> list[str]:
     ]
 
 
-def run_database(target: Target, sizes: Sizes, *, fresh: bool) -> dict:
-    """Restore (or pre-fill and snapshot) the registry, then measure in a subprocess."""
+def run_database(target: Target, sizes: Sizes, *, fresh: bool, source: Path = BASE_DIR) -> dict:
+    """Restore (or pre-fill and snapshot) the registry, then measure in a subprocess with
+    the code under ``source``."""
     key = _snapshot_key(sizes)
     usable = (
         not fresh
@@ -606,7 +657,7 @@ def run_database(target: Target, sizes: Sizes, *, fresh: bool) -> dict:
         target.snapshot(key)
         target.meta_path(key).parent.mkdir(parents=True, exist_ok=True)
         target.meta_path(key).write_text(json.dumps(registry))
-    measured = _run_worker(target, "measure", sizes)
+    measured = _run_worker(target, "measure", sizes, source=source)
     registry.pop("migrations", None)
     return {"target": target.name, **registry, **measured}
 
@@ -643,7 +694,8 @@ def _fmt(value: float) -> str:
 
 
 def _row_key(entry: dict) -> str:
-    return f"{entry['target']}:{entry['rows']}:{entry['registry']}"
+    key = f"{entry['target']}:{entry['rows']}:{entry['registry']}"
+    return f"{key}:{entry['code']}" if entry.get("code") else key
 
 
 def render_section(entries: list[dict]) -> str:
@@ -662,14 +714,21 @@ def render_section(entries: list[dict]) -> str:
         "StatusRecord, StatusEvent, each `.save()`, one transaction per student). Target on",
         "1,000,000 csv rows: full ≥ 50 % of raw and ≥ 20× naive. Figures are single runs.",
         "",
-        "| date | database | registry | rows (csv) | full csv rows/s | raw rows/s | naive rows/s "
-        "| full/raw | full/naive | xlsx rows | full xlsx rows/s | prefill rows/s |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "`--baseline` runs measure an older revision's code on the same restored registry in",
+        "the same run; the code column says which code each row measured.",
+        "",
+        "| date | code | database | registry | rows (csv) | full csv rows/s | check s "
+        "| raw rows/s | naive rows/s | full/raw | full/naive | xlsx rows | full xlsx rows/s "
+        "| prefill rows/s |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
     ]
     for e in entries:
         lines.append(
-            f"| {e['run_at'][:10]} | {e['database_version']} | {e['registry_before']:,} "
+            f"| {e['run_at'][:10]} | {e.get('code', '')} | {e['database_version']} "
+            f"| {e['registry_before']:,} "
             f"| {e['full_csv']['rows']:,} | {_fmt(e['full_csv']['rows_per_s'])} "
+            f"| {e['full_csv']['detail']['check_seconds']:,.1f} "
             f"| {_fmt(e['raw']['rows_per_s'])} | {_fmt(e['naive']['rows_per_s'])} "
             f"({e['naive']['rows']:,} rows) | {e['full_over_raw'] * 100:.0f} % "
             f"| {e['full_over_naive']:.1f}× | {e['full_xlsx']['rows']:,} "
@@ -683,8 +742,9 @@ def render_section(entries: list[dict]) -> str:
         if e["rows"] >= 1_000_000:
             met = e["full_over_raw"] >= 0.5 and e["full_over_naive"] >= 20
             target = " Target " + ("met." if met else "**not met**.")
+        code = f" · code {e['code']}" if e.get("code") else ""
         lines.append(
-            f"- {e['run_at']} · {e['database_version']} · `{e['command']}` · {m['cpu']}, "
+            f"- {e['run_at']}{code} · {e['database_version']} · `{e['command']}` · {m['cpu']}, "
             f"{m['cores']} cores, {m['memory']}, {m['os']}, Python {m['python']} · registry "
             f"{e['registry_before']:,} students ({'pre-filled in this run' if e['prefill_in_this_run'] else 'restored snapshot, pre-filled ' + e['prefill_at']}"
             f" in {e['prefill_seconds']:,.0f} s) · csv {e['csv_bytes'] / 1e6:.0f} MB, "
@@ -742,26 +802,42 @@ def summary(entry: dict) -> str:
     )
 
 
-def effective_command(sizes: Sizes, database: str) -> str:
+def effective_command(sizes: Sizes, database: str, baseline: str | None = None) -> str:
     """The command that repeats a run exactly (every size spelled out)."""
-    return " ".join(["python -m bench.import_bench", *_size_args(sizes), "--db", database])
+    extra = ["--baseline", baseline] if baseline else []
+    return " ".join(["python -m bench.import_bench", *_size_args(sizes), "--db", database, *extra])
 
 
-def run(sizes: Sizes, databases: list[str], *, fresh: bool, write_docs: bool) -> list[dict]:
+def run(
+    sizes: Sizes,
+    databases: list[str],
+    *,
+    fresh: bool,
+    write_docs: bool,
+    baseline: str | None = None,
+) -> list[dict]:
     entries = []
+    codes: list[tuple[str, Path]] = []
+    if baseline:
+        source, commit = export_revision(baseline)
+        codes.append((f"{commit} ({baseline}, baseline)", source))
+    codes.append((working_tree_code(), BASE_DIR))
     for name in databases:
-        command = effective_command(sizes, name)
+        command = effective_command(sizes, name, baseline)
         target = TARGETS[name]()
-        result = run_database(target, sizes, fresh=fresh)
-        result.update(
-            rows=sizes.rows,
-            registry=sizes.registry,
-            run_at=datetime.now().astimezone().isoformat(timespec="seconds"),
-            command=command,
-            machine=machine(),
-        )
-        print(summary(result), flush=True)
-        entries.append(result)
+        for number, (code, source) in enumerate(codes):
+            # Only the first measurement may pre-fill; the next one restores its snapshot.
+            result = run_database(target, sizes, fresh=fresh and number == 0, source=source)
+            result.update(
+                rows=sizes.rows,
+                registry=sizes.registry,
+                run_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+                command=command,
+                machine=machine(),
+                code=code,
+            )
+            print(f"{code}: {summary(result)}", flush=True)
+            entries.append(result)
     if write_docs:
         update_docs(entries)
         print(f"written to {DOCS.relative_to(BASE_DIR)}", flush=True)
@@ -791,6 +867,11 @@ def parser() -> argparse.ArgumentParser:
         "--drop-snapshots", action="store_true", help="delete registry snapshots and exit"
     )
     p.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md")
+    p.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also measure git revision REF's code, on the same registry in the same run",
+    )
     p.add_argument("--worker", choices=("prefill", "measure"), help=argparse.SUPPRESS)
     p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     return p
@@ -814,7 +895,13 @@ def main(argv: list[str] | None = None) -> int:
         PostgresTarget().drop_snapshots()
         return 0
     databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    run(sizes, databases, fresh=args.fresh_registry, write_docs=not args.no_docs)
+    run(
+        sizes,
+        databases,
+        fresh=args.fresh_registry,
+        write_docs=not args.no_docs,
+        baseline=args.baseline,
+    )
     return 0
 
 

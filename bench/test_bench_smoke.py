@@ -69,9 +69,14 @@ def test_docs_section_is_replaced_and_other_sections_stay(tmp_path):
 
     import_bench.update_docs([entry], path=docs)
     import_bench.update_docs([{**entry, "rows": 1000}], path=docs)
+    # A baseline measured in the same run is a row of its own, labelled with its code.
+    import_bench.update_docs(
+        [{**entry, "code": "abc1234 (main, baseline)"}, {**entry, "code": "def5678"}], path=docs
+    )
 
     text = docs.read_text(encoding="utf-8")
     assert text.count(import_bench.SECTION_START) == 1
     assert "## Another benchmark\n\nits figures" in text
-    assert len(import_bench.read_entries(text)) == 2
+    assert len(import_bench.read_entries(text)) == 4
+    assert "| abc1234 (main, baseline) | SQLite 3 |" in text
     assert "| 50 % | 20.0× |" in text

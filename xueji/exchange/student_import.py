@@ -137,6 +137,8 @@ class StudentImport:
         self.columns = student_import_columns()
         self.seen_keys: dict[str, int] = {}
         self.file_index = duplicates.FileIndex()
+        # The registry's blocks, read once for all chunks (nothing merges before the end).
+        self.registry_index = duplicates.RegistryIndex()
         self.issuer = NumberIssuer()
         self.outcome = ImportOutcome(batch=batch)
         # Registered students outside the actor's scope that rows met (an exact ID match, a
@@ -420,7 +422,7 @@ class StudentImport:
         # The same rule as one-by-one registration (duplicates.match), against the registry
         # and inside the file, set-based over the chunk.
         probes = [_probe(clean, key) for _, clean, _, key in fresh]
-        registry = duplicates.registry_matches(probes, limit=20)
+        registry = duplicates.registry_matches(probes, limit=20, index=self.registry_index)
         unseen: list[tuple[int, duplicates.Probe]] = []
         checked = []
         for (row_no, clean, school, key), probe, matches in zip(

@@ -18,10 +18,15 @@ child with two household registrations is the police's to find).
 The checks are set-based, so that a file of a million rows costs what its blocks cost:
 records are compared only inside a block of one (birth date, sex) — the date or its swap —
 or one guardian's ID; names inside a block are scored by ``rapidfuzz.process.extract``
-(one call per record and block, the pairs scored in C); registry blocks are read with one ``VALUES`` join on
-the ``student_dup_block`` index per thousand blocks.
+(one call per record and block, the pairs scored in C). A ``RegistryIndex`` reads each
+registry block once, with one ``VALUES`` join on the ``student_dup_block`` index per
+thousand blocks, and keeps its ids and names only: an import passes one index to every
+chunk (a chunk of 20,000 rows touches nearly every block of a registry, so reading the
+blocks per chunk read the registry once per chunk); the rest of a row is read only for
+the pairs whose names are similar enough.
 """
 
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -147,15 +152,14 @@ def _date_blocks(probe: Probe) -> list[tuple[date, str]]:
 
 
 def _similar_pairs(
-    queries: Sequence[Probe], pool: Sequence[Probe], threshold: int
+    queries: Sequence[Probe], names: Sequence[str], keys: Sequence[str | None], threshold: int
 ) -> list[tuple[int, int]]:
     """(query index, pool index) of the pairs whose names score ≥ ``threshold`` in
-    characters or in pinyin (the rule's name score is the larger of the two); rapidfuzz
-    scores one query against the whole pool in one call."""
-    if not queries or not pool:
+    characters or in pinyin (the rule's name score is the larger of the two), the pool
+    given as its ``names`` and pinyin ``keys``; rapidfuzz scores one query against the
+    whole pool in one call."""
+    if not queries or not names:
         return []
-    names = [p.name for p in pool]
-    keys = [p.name_key or None for p in pool]
     found: list[tuple[int, int]] = []
     for qi, query in enumerate(queries):
         hits = {
@@ -187,8 +191,8 @@ def exact_match(id_type: str, id_number: str) -> Student | None:
 
 def _block_rows(blocks: list[tuple[date, str]]) -> list[tuple]:
     """Registered students of the given (birth date, sex) blocks: ``(id, name, name_key,
-    birth_date, sex, id_type, id_key)``. One query joins a VALUES list to the
-    ``student_dup_block`` index (an index search per block), blocks in index order."""
+    birth_date, sex)``. One query joins a VALUES list to the ``student_dup_block`` index
+    (an index search per block), blocks in index order."""
     rows: list[tuple] = []
     ordered = sorted(blocks)
     for start in range(0, len(ordered), BLOCKS_PER_QUERY):
@@ -198,15 +202,47 @@ def _block_rows(blocks: list[tuple[date, str]]) -> list[tuple]:
         for birth_date, sex in part:
             params += [connection.ops.adapt_datefield_value(birth_date), sex]
         with connection.cursor() as cursor:
+            # No ORDER BY: the pairs are sorted once scored.
             cursor.execute(
                 f"WITH b (birth_date, sex) AS (VALUES {values}) "
-                "SELECT s.id, s.name, s.name_key, s.birth_date, s.sex, s.id_type, s.id_key "
+                "SELECT s.id, s.name, s.name_key, s.birth_date, s.sex "
                 "FROM b JOIN students_student s ON s.birth_date = b.birth_date "
-                "AND s.sex = b.sex ORDER BY s.id",
+                "AND s.sex = b.sex",
                 params,
             )
             rows += cursor.fetchall()
     return rows
+
+
+class RegistryIndex:
+    """The registry's (birth date, sex) blocks asked for so far, each read once: their
+    students' ids, names and pinyin keys (names repeat: one string each, interned).
+
+    An import keeps one for the whole file: its own rows reach the registry only at its
+    end (the merge), and a student another clerk registers meanwhile is missed by the
+    chunks already checked either way. Memory: about 80 bytes a student of the blocks
+    read (a registry of a million: about 80 MB).
+    """
+
+    def __init__(self) -> None:
+        self.blocks: dict[tuple[date, str], tuple[list[int], list[str], list[str | None]]] = {}
+
+    def pools(
+        self, blocks: Iterable[tuple[date, str]]
+    ) -> dict[tuple[date, str], tuple[list[int], list[str], list[str | None]]]:
+        """The given blocks (read from the registry when not yet read)."""
+        wanted = set(blocks)
+        missing = [block for block in wanted if block not in self.blocks]
+        for block in missing:
+            self.blocks[block] = ([], [], [])
+        for pk, name, name_key, birth_date, sex in _block_rows(missing):
+            if isinstance(birth_date, str):  # SQLite hands back raw SQL dates as text
+                birth_date = date.fromisoformat(birth_date)
+            ids, names, keys = self.blocks[(birth_date, sex)]
+            ids.append(pk)
+            names.append(sys.intern(name))
+            keys.append(sys.intern(name_key) if name_key else None)
+        return {block: self.blocks[block] for block in wanted}
 
 
 def _as_probe(row: tuple, guardians: dict[int, set[str]]) -> Probe:
@@ -258,54 +294,54 @@ def _guardian_keys_of(ids: Iterable[int]) -> dict[int, set[str]]:
 
 
 def registry_matches(
-    probes: Sequence[Probe], *, exclude_ids: Iterable[int] = (), limit: int = 10
+    probes: Sequence[Probe],
+    *,
+    exclude_ids: Iterable[int] = (),
+    limit: int = 10,
+    index: RegistryIndex | None = None,
 ) -> list[list[Match]]:
     """For each probe, the registered students the rule (``match``) says it may be, best
-    first (at most ``limit``). Set-based: one pass over the blocks of all probes."""
+    first (at most ``limit``). Set-based: one pass over the blocks of all probes; the
+    blocks come from ``index`` (an import passes one for all its chunks), read once."""
     threshold = name_threshold()
     excluded = set(exclude_ids)
+    index = RegistryIndex() if index is None else index
     # Candidate pairs: (probe index, student id), from the date blocks and the guardians.
     pairs: set[tuple[int, int]] = set()
     by_block: dict[tuple[date, str], list[int]] = {}
-    for index, probe in enumerate(probes):
+    for position, probe in enumerate(probes):
         for block in _date_blocks(probe):
-            by_block.setdefault(block, []).append(index)
-    registered: dict[int, tuple] = {}
-    pool: dict[tuple[date, str], list[tuple]] = {}
-    for row in _block_rows(list(by_block)):
-        birth_date = row[3] if isinstance(row[3], date) else date.fromisoformat(row[3])
-        pool.setdefault((birth_date, row[4]), []).append(row)
-        registered[row[0]] = row
-    for block, indexes in by_block.items():
-        rows = pool.get(block)
-        if not rows:
+            by_block.setdefault(block, []).append(position)
+    for block, (ids, names, keys) in index.pools(by_block).items():
+        if not ids:
             continue
-        others = [_as_probe(r, {}) for r in rows]
-        for qi, pi in _similar_pairs([probes[i] for i in indexes], others, threshold):
-            pairs.add((indexes[qi], rows[pi][0]))
+        indexes = by_block[block]
+        for qi, pi in _similar_pairs([probes[i] for i in indexes], names, keys, threshold):
+            pairs.add((indexes[qi], ids[pi]))
     wanted_keys = {k for p in probes for k in p.guardian_keys}
     if wanted_keys:
         sharing = _guardian_students(wanted_keys)
-        missing = {s for ids in sharing.values() for s in ids} - registered.keys()
-        for row in _student_rows(missing):
-            registered[row[0]] = row
-        for index, probe in enumerate(probes):
+        for position, probe in enumerate(probes):
             for key in probe.guardian_keys:
                 for student_id in sharing.get(key, ()):
-                    pairs.add((index, student_id))
+                    pairs.add((position, student_id))
     pairs = {(i, s) for i, s in pairs if s not in excluded}
-    guardians = _guardian_keys_of({s for _i, s in pairs}) if wanted_keys else {}
+    # The whole row only for the students some probe may be.
+    registered = {row[0]: row for row in _student_rows(s for _i, s in pairs)}
+    guardians = _guardian_keys_of(registered) if wanted_keys else {}
     scored: dict[int, list[tuple[int, int, list[str]]]] = {}
-    for index, student_id in sorted(pairs):
+    for position, student_id in sorted(pairs):
+        if student_id not in registered:
+            continue  # removed since its block was read
         verdict = match(
-            probes[index], _as_probe(registered[student_id], guardians), threshold=threshold
+            probes[position], _as_probe(registered[student_id], guardians), threshold=threshold
         )
         if verdict is not None:
-            scored.setdefault(index, []).append((student_id, *verdict))
+            scored.setdefault(position, []).append((student_id, *verdict))
     details = _details({s for hits in scored.values() for s, _score, _r in hits})
     result: list[list[Match]] = []
-    for index in range(len(probes)):
-        hits = sorted(scored.get(index, []), key=lambda h: (-h[1], h[0]))[:limit]
+    for position in range(len(probes)):
+        hits = sorted(scored.get(position, []), key=lambda h: (-h[1], h[0]))[:limit]
         result.append(
             [_match(details[student_id], score, reasons) for student_id, score, reasons in hits]
         )
@@ -418,7 +454,8 @@ class FileIndex:
                 continue
             for qi, pi in _similar_pairs(
                 [self.probes[p] for p in positions],
-                [self.probes[p] for p in pool],
+                [self.probes[p].name for p in pool],
+                [self.probes[p].name_key or None for p in pool],
                 self.threshold,
             ):
                 if pool[pi] < positions[qi]:

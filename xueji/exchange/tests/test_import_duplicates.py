@@ -5,6 +5,8 @@ guardian in common; never between two different valid resident ID numbers."""
 from datetime import date
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.factories import registration, resident_id
 from xueji.exchange.models import ImportStatus
@@ -210,3 +212,120 @@ def test_a_look_alike_outside_the_clerks_scope_is_not_named(
         assert secret not in message
     audit = AuditEvent.objects.get(action="student.duplicate_outside")
     assert audit.detail == {"step": "import", "exact_ids": [], "candidate_ids": [known.pk]}
+
+
+def _named(job, known: dict[str, Student]) -> dict[int, int]:
+    """Row → the registered student its possible-duplicate refusal names."""
+    by_number = {s.number_masked: s.pk for s in known.values()}
+    named = {}
+    for row, _column, code, message in errors_of(job):
+        assert code == "student.possible_duplicate", (row, code, message)
+        number = message.split("学籍号 ", 1)[1].split("（", 1)[0]
+        named[row] = by_number[number]
+    return named
+
+
+def test_import_and_registration_name_the_same_students_across_chunks(
+    tmp_path, school, school_user
+):
+    """A planted set — a typo, a homophone, day and month swapped, a birth date a day off
+    across a year end (with a guardian in common) and across a month end (without), a
+    child of another name in a planted block, a namesake with a valid resident ID of its
+    own — checked by one-by-one registration and by an import whose second chunk (the
+    test settings use 500 rows) reuses registry blocks its first chunk read: both name
+    the same students."""
+    # given
+    guardian = resident_id("440106", date(1984, 2, 3), "1")
+    originals = {
+        "张子轩": registration(school, name="张子轩", born=date(2017, 3, 8), sex_code="1"),
+        "李明": registration(school, name="李明", born=date(2016, 5, 4), sex_code="2"),
+        "陈思涵": registration(school, name="陈思涵", born=date(2017, 3, 8), sex_code="1"),
+        "周雨桐": registration(
+            school,
+            name="周雨桐",
+            born=date(2016, 12, 31),
+            sex_code="2",
+            guardian_id_number=guardian,
+        ),
+        "林晓": registration(school, name="林晓", born=date(2016, 8, 31), sex_code="2"),
+    }
+    loaded = run_file(school_user, write_csv(tmp_path / "first.csv", list(originals.values())))
+    assert loaded.created_count == 5
+    known = {s.name: s for s in Student.objects.order_by("pk")}
+    first_chunk = [
+        # row 2: a mistyped character of the given name (name score 85), no ID
+        (
+            "张子轩",
+            registration(school, name="张子杆", born=date(2017, 3, 8), sex_code="1", **NO_ID),
+        ),
+        # row 3: a homophone with day and month swapped
+        ("李明", registration(school, name="李鸣", born=date(2016, 4, 5), sex_code="2", **NO_ID)),
+    ]
+    second_chunk = [
+        # row 604: a homophone in the block row 2 read in the first chunk
+        (
+            "陈思涵",
+            registration(school, name="陈思函", born=date(2017, 3, 8), sex_code="1", **NO_ID),
+        ),
+        # row 605: a day off across the year end, a less similar name (80), one guardian
+        (
+            "周雨桐",
+            registration(
+                school,
+                name="周雨形",
+                born=date(2017, 1, 1),
+                sex_code="2",
+                guardian_id_number=guardian,
+                **NO_ID,
+            ),
+        ),
+        # row 606: a day off across a month end, no guardian in common: the rule asks for
+        # the same date or its swap (the nightly linkage weighs near dates)
+        (None, registration(school, name="林小", born=date(2016, 9, 1), sex_code="2", **NO_ID)),
+        # row 607: another name in row 3's registry block
+        (None, registration(school, name="黄志强", born=date(2016, 5, 4), sex_code="2")),
+        # row 608: a namesake with a valid resident ID of its own: another person
+        (None, registration(school, name="周雨桐", born=date(2016, 12, 31), sex_code="2")),
+    ]
+    planted = first_chunk + second_chunk
+    rows = [row for _o, row in first_chunk] + many_registrations(school, 600)
+    rows += [row for _o, row in second_chunk]
+    registration_named = {}
+    for number, (_original, row) in zip((2, 3, 604, 605, 606, 607, 608), planted, strict=True):
+        candidates = student_check_registration(actor=school_user, data=row).candidates
+        if candidates:
+            registration_named[number] = candidates[0].student_id
+
+    # when
+    job = run_file(school_user, write_csv(tmp_path / "second.csv", rows), mode="valid_rows")
+
+    # then
+    expected = {
+        2: known["张子轩"].pk,
+        3: known["李明"].pk,
+        604: known["陈思涵"].pk,
+        605: known["周雨桐"].pk,
+    }
+    assert registration_named == expected
+    assert _named(job, known) == expected
+    assert job.created_count == 603
+
+
+def test_an_import_reads_each_registry_block_once(tmp_path, school, school_user):
+    """Chunks of one import share the registry blocks read: a chunk reads only the
+    (birth date, sex) blocks no earlier chunk read (it read every block of its rows
+    before, which against a registry of a million was the registry once per chunk)."""
+    # given: 1,100 boys born on 2016-09-01, -02 and -03 (400 a day), in chunks of 500:
+    # the first chunk touches the first two days, the second the last two, the third one
+    run_file(school_user, write_csv(tmp_path / "first.csv", many_registrations(school, 3)))
+    rows = many_registrations(school, 1100)[3:]
+    path = write_csv(tmp_path / "second.csv", rows)
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        job = run_file(school_user, path, mode="valid_rows")
+
+    # then: the second chunk reads the third day's blocks, the third chunk none
+    reads = [q["sql"] for q in queries.captured_queries if "WITH b (birth_date, sex)" in q["sql"]]
+    assert len(reads) == 2
+    assert (job.created_count, job.error_count) == (1097, 0), errors_of(job)
