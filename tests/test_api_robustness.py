@@ -111,6 +111,26 @@ def test_a_date_time_with_an_offset_no_zone_has_is_a_422(api):
     assert api.get("/api/rules?at=2030-09-07T01:24:23%2B08:00").status_code != 422
 
 
+@pytest.mark.parametrize("query", ["at=2.00001", "at=13312", "at=1.175494351e-38", "at=2030-09-07"])
+def test_a_date_time_query_that_is_not_iso_text_is_a_422(api, query):
+    """Pydantic reads a number as a Unix time: ``at=13312`` was answered for 1970-01-01."""
+    response = api.get(f"/api/rules?{query}")
+    assert response.status_code == 422, response.content[:300]
+    assert api.get("/api/rules?at=2030-09-07T01:24:23").status_code == 200
+
+
+def test_a_number_for_a_date_is_a_422_in_a_query_and_in_a_json_body(api):
+    assert api.get("/api/workdays/due?start=0&n=1").status_code == 422
+    assert api.get("/api/workdays/due?start=2026-09-01&n=1").status_code != 422
+    response = api.post(
+        "/api/batches/promotions",
+        data=json.dumps({"scope": "x", "school_year": 2026, "cutoff": 0}),
+        content_type="application/json",
+    )
+    assert response.status_code == 422
+    assert "cutoff" in json.dumps(response.json())
+
+
 def test_an_integer_beyond_64_bits_in_a_query_or_body_is_a_422(api):
     assert api.get("/api/changes?after=100000000000000000000").status_code == 422
     response = api.post(

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from xueji import clock
+from xueji.api_types import IsoDate, IsoDateTime
 from xueji.i18n import gettext_lazy_str as _
 
 from . import selectors, services
@@ -80,9 +81,9 @@ class PasswordResetOut(Schema):
 
 class TrainingIn(Schema):
     course: str
-    completed_on: date
+    completed_on: IsoDate
     certificate_no: str
-    expires_on: date | None = None
+    expires_on: IsoDate | None = None
 
 
 class TrainingOut(Schema):
@@ -98,7 +99,7 @@ class TrainingOut(Schema):
 
 class TokenIn(Schema):
     name: str
-    expires_at: datetime | None = Field(None, description=_("必填，最长一年"))
+    expires_at: IsoDateTime | None = Field(None, description=_("必填，最长一年"))
     rate_per_minute: int = Field(0, description=_("每分钟请求上限；0 为默认值"))
 
 
@@ -121,8 +122,8 @@ class TokenIssuedOut(Schema):
 
 
 class WorkloadQuery(Schema):
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: IsoDate | None = None
+    date_to: IsoDate | None = None
 
 
 class WorkloadRowOut(Schema):

@@ -1,10 +1,11 @@
 """The audit admin's API: the same selectors as the pages (xueji/audit/trail.py)."""
 
-from datetime import date, datetime
+from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
+from xueji.api_types import IsoDate
 from xueji.i18n import gettext_lazy_str as _
 from xueji.web import search
 
@@ -20,8 +21,8 @@ class TrailQuery(Schema):
     action: str = ""
     object_type: str = ""
     object_id: str = ""
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: IsoDate | None = None
+    date_to: IsoDate | None = None
     ip: str = ""
     offset: int = 0
     limit: int = 50

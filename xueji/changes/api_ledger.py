@@ -7,6 +7,7 @@ from datetime import date, datetime
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
+from xueji.api_types import IsoDate
 from xueji.audit.reads import ReadKind, note_read
 from xueji.i18n import gettext_lazy_str as _
 from xueji.paging import offset_field
@@ -65,7 +66,7 @@ class CaseDetailOut(CaseOut):
 
 
 class FollowUpIn(Schema):
-    on: date
+    on: IsoDate
     method: str
     result: str
     next_step: str = ""

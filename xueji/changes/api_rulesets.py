@@ -13,6 +13,7 @@ from django.utils import timezone
 from ninja import Router, Schema, Status
 
 from xueji import clock
+from xueji.api_types import IsoDateTime
 from xueji.i18n import gettext_lazy_str as _
 
 from .models import RuleSet
@@ -84,7 +85,7 @@ class PublishIn(Schema):
     province_code: str = ""
     rules: dict[str, Any]
     note: str = ""
-    effective_from: datetime | None = None
+    effective_from: IsoDateTime | None = None
 
 
 def _type_out(effective: EffectiveRule) -> dict:
@@ -121,7 +122,7 @@ def _version_out(ruleset: RuleSet, *, in_force: RuleSet | None, now: datetime) -
     summary=_("某省现行（或某一时刻生效）的学籍变动规则，逐项注明来源"),
 )
 def get_effective_rules(
-    request: HttpRequest, province: str | None = None, at: datetime | None = None
+    request: HttpRequest, province: str | None = None, at: IsoDateTime | None = None
 ):
     actor = request.auth  # type: ignore[attr-defined]
     province_code = layer_requested(actor, province)

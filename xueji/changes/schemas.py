@@ -4,6 +4,8 @@ from typing import Any
 from ninja import Schema
 from pydantic import Field
 
+from xueji.api_types import IsoDate
+
 
 class StepOut(Schema):
     id: int
@@ -84,7 +86,7 @@ class ChangeIn(Schema):
 
     student_id: int
     change_type: str
-    effective_date: date | None = Field(None, description="不填则为今天")
+    effective_date: IsoDate | None = Field(None, description="不填则为今天")
     reason: str = ""
     payload: dict[str, Any] = {}
     target_school_id: int | None = None
@@ -95,7 +97,7 @@ class TransferIn(Schema):
 
     student_number: str
     student_name: str
-    effective_date: date | None = None
+    effective_date: IsoDate | None = None
     reason: str = ""
     payload: dict[str, Any] = Field(
         default_factory=dict, description="grade / class_name / programme（均可选）"

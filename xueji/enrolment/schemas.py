@@ -2,6 +2,8 @@ from datetime import date, datetime
 
 from ninja import Schema
 
+from xueji.api_types import IsoDate
+
 from .models import BatchRun
 
 
@@ -9,12 +11,12 @@ class PromotionIn(Schema):
     # A 10-digit school code, a division code (440106, 440100, 440000) or '' for the nation.
     scope: str
     school_year: int
-    cutoff: date
+    cutoff: IsoDate
 
 
 class GraduationIn(Schema):
     school: str
-    cutoff: date
+    cutoff: IsoDate
     # '1' primary, '2' junior, '3' senior; required at schools with several stages.
     stage: str = ""
     completed: list[str] = []

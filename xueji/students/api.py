@@ -1,13 +1,13 @@
 """Students over the API. Bodies parse, call one selector or service, and shape output."""
 
 from dataclasses import asdict
-from datetime import date
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
+from xueji.api_types import IsoDate
 from xueji.audit.reads import ReadKind, note_read
 from xueji.enrolment.history import history_rows
 from xueji.i18n import gettext_lazy_str as _
@@ -218,7 +218,7 @@ def correct_student(request: HttpRequest, student_id: int, payload: CorrectIn):
 
 
 @router.get("/students/{int:student_id}/as-of", response=AsOfOut, summary=_("某日的学籍状况"))
-def student_as_of(request: HttpRequest, student_id: int, on: date):
+def student_as_of(request: HttpRequest, student_id: int, on: IsoDate):
     user = request.auth  # type: ignore[attr-defined]
     require_permission(user, Permission.STUDENT_VIEW)
     event = selectors.status_as_of(user, student_id=student_id, on=on)

@@ -3,6 +3,8 @@ from datetime import date, datetime
 from ninja import Schema
 from pydantic import Field
 
+from xueji.api_types import IsoDate
+
 
 class CampaignIn(Schema):
     province_code: str = Field(
@@ -10,7 +12,7 @@ class CampaignIn(Schema):
     )
     school_year: int = Field(description="the school year, named by its autumn (2025 = 2025–2026)")
     semester: int = Field(description="1 autumn, 2 spring")
-    deadline: date
+    deadline: IsoDate
     title: str = ""
 
 

@@ -1,11 +1,10 @@
 """The working-day calendar over the API: the loaded years, a due date, loading a year."""
 
-from datetime import date
-
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Status
 
+from xueji.api_types import IsoDate
 from xueji.errors import FieldError, ValidationFailed
 from xueji.i18n import gettext_lazy_str as _lazy
 
@@ -49,7 +48,7 @@ def list_calendar_years(request: HttpRequest):
         "期限：start 之后第 n 个工作日（起算日不计入；年份未载入时 409 calendar.missing）"
     ),
 )
-def workdays_due(request: HttpRequest, start: date, n: int):
+def workdays_due(request: HttpRequest, start: IsoDate, n: int):
     access_calendar_view(request.auth)  # type: ignore[attr-defined]
     if not 0 <= n <= MAX_WORKDAYS:
         raise ValidationFailed(

@@ -2,6 +2,8 @@ from datetime import date, datetime
 
 from ninja import Schema
 
+from xueji.api_types import IsoDate
+
 
 class YearOut(Schema):
     year: int
@@ -22,8 +24,8 @@ class DueOut(Schema):
 
 
 class HolidayIn(Schema):
-    start: date
-    end: date
+    start: IsoDate
+    end: IsoDate
     name: str
 
 
@@ -31,5 +33,5 @@ class YearLoadIn(Schema):
     year: int
     notice: str
     holidays: list[HolidayIn] = []
-    makeup_days: list[date] = []
+    makeup_days: list[IsoDate] = []
     replace: bool = False
