@@ -211,8 +211,10 @@ XUEJI: dict[str, Any] = {
     # to resubmit the file.
     "IMPORT_HEARTBEAT_SECONDS": 30,
     "IMPORT_STALE_MINUTES": 10,
-    # Rows handled per chunk by the bulk import pipeline.
-    "IMPORT_CHUNK_ROWS": 20_000,
+    # Rows handled per chunk by the bulk import pipeline. Two chunks are in memory at once
+    # (one checked, the next cleaned): 20,000 made the largest allowed file peak at
+    # 514 MB; 2,500 keeps it under 300 MB (docs/benchmarks.md, import memory).
+    "IMPORT_CHUNK_ROWS": 2_500,
     # Processes validating the next chunk while this one loads: None = one per spare core,
     # 0 = validate in the importing process.
     "IMPORT_WORKERS": None,

@@ -9,7 +9,8 @@ student are filled by reading the stage front to back: no statement joins back t
 registry's million students to find the id the first one gave out.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 
 from django.db import connection, transaction
@@ -103,6 +104,10 @@ STUDENT_COPY_COLUMNS = (
 
 # The staged number as the audit trail shows it (identity.mask_student_number).
 _MASKED = "st.number_masked"
+# Audit events built and appended at a time by the merge (memory, not speed, sets it).
+AUDIT_BATCH_ROWS = 5_000
+# SQLite page cache of the merge, in KiB (PRAGMA cache_size takes them negative).
+MERGE_CACHE_KIB = 8_192
 
 
 def _is_pg() -> bool:
@@ -163,7 +168,34 @@ class StudentStage:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
 
-    def merge(
+    @staticmethod
+    @contextmanager
+    def _small_page_cache() -> Iterator[None]:
+        """SQLite: the merge passes each page of the stage and of the registry's new rows
+        about once, so the connection's 64 MB page cache (config/settings/base.py) filled
+        with pages read once and stayed full: most of a big import's growth after the
+        check (issue 11, item 14). Shrinking the cache frees the pages over the limit; it
+        is restored afterwards. PostgreSQL caches on the server."""
+        if _is_pg():
+            yield
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            previous = int(cursor.fetchone()[0])
+            cursor.execute(f"PRAGMA cache_size = {-MERGE_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA cache_size = {previous}")
+
+    def merge(self, **kwargs) -> int:
+        """Insert every staged row into the registry (``_merge``), with a small page cache
+        on SQLite. Must run inside ``transaction.atomic``."""
+        with self._small_page_cache():
+            return self._merge(**kwargs)
+
+    def _merge(
         self,
         *,
         actor,
@@ -242,31 +274,33 @@ class StudentStage:
                 [schema_id, stamp],
             )
             # One audit event per student, chained (xueji/audit/chain.py): the rows are
-            # built here from the stage and appended with one executemany.
+            # built from the stage and appended AUDIT_BATCH_ROWS at a time, so a file's
+            # hundred thousand events never sit in memory as model objects at once.
             cursor.execute(f"SELECT CAST({sid} AS {text}), {_MASKED} FROM {t} st ORDER BY {sid}")
             staged = cursor.fetchall()
         detail = {"batch": batch}
-        append_raw(
-            connection.alias,
-            [
-                AuditEvent(
-                    at=now,
-                    actor_id=actor_id,
-                    actor_username=actor_name,
-                    unit_id=unit_id,
-                    action=audit_action.value,
-                    object_type=ObjectType.STUDENT.value,
-                    object_id=student_id,
-                    summary=audit_summary + masked,
-                    detail=detail,
-                    ip=origin.ip,
-                    user_agent=origin.user_agent,
-                    channel=origin.channel,
-                    request_id=origin.request_id,
-                )
-                for student_id, masked in staged
-            ],
-        )
+        for start in range(0, len(staged), AUDIT_BATCH_ROWS):
+            append_raw(
+                connection.alias,
+                [
+                    AuditEvent(
+                        at=now,
+                        actor_id=actor_id,
+                        actor_username=actor_name,
+                        unit_id=unit_id,
+                        action=audit_action.value,
+                        object_type=ObjectType.STUDENT.value,
+                        object_id=student_id,
+                        summary=audit_summary + masked,
+                        detail=detail,
+                        ip=origin.ip,
+                        user_agent=origin.user_agent,
+                        channel=origin.channel,
+                        request_id=origin.request_id,
+                    )
+                    for student_id, masked in staged[start : start + AUDIT_BATCH_ROWS]
+                ],
+            )
         return inserted
 
 

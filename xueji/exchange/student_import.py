@@ -135,7 +135,7 @@ class StudentImport:
         self.schools: dict[str, _SchoolFacts | None] = {}
         self.schemas: dict[str, tuple[int, tuple[SchemaField, ...]]] = {}
         self.columns = student_import_columns()
-        self.seen_keys: dict[str, int] = {}
+        self.seen_keys: dict[bytes, int] = {}
         self.file_index = duplicates.FileIndex()
         # The registry's blocks, read once for all chunks (nothing merges before the end).
         self.registry_index = duplicates.RegistryIndex()
@@ -211,6 +211,9 @@ class StudentImport:
             if self.outcome.error_rows and self.mode == "all_or_nothing":
                 self.outcome.rejected = True
                 return self.outcome
+            # The file's keys and probes have done their work: the merge has their memory.
+            self.seen_keys.clear()
+            self.file_index = duplicates.FileIndex()
             if stage.count:
                 stage.index()
                 self._merge(stage)
@@ -371,7 +374,8 @@ class StudentImport:
                 continue
             key = identity.blind_index(clean.id_type, clean.id_number) if clean.id_number else None
             if key is not None:
-                first = self.seen_keys.get(key)
+                packed = bytes.fromhex(key)  # a file's keys stay in memory: 32 bytes each
+                first = self.seen_keys.get(packed)
                 if first is not None:
                     self._fail(
                         row_no,
@@ -381,7 +385,7 @@ class StudentImport:
                         _("与本文件第 %d 行的身份证件号重复") % first,
                     )
                     continue
-                self.seen_keys[key] = row_no
+                self.seen_keys[packed] = row_no
             accepted.append((row_no, clean, school, key))
 
         by_key = self._registry_ids(accepted)

@@ -271,6 +271,41 @@ def test_many_rows_over_several_chunks_are_loaded(tmp_path, school, school_user)
     assert StatusEvent.objects.filter(kind="import", batch=str(job.pk)).count() == 1200
 
 
+def test_the_merge_appends_the_audit_trail_in_batches_on_one_chain(
+    tmp_path, school, school_user, monkeypatch
+):
+    """A file's hundred thousand audit events were built as model objects at once (the
+    largest allowed file peaked at 514 MB); they are appended a batch at a time, still one
+    unbroken chain, and SQLite's page cache is what it was before the merge."""
+    from django.db import connection
+
+    from xueji.audit import verify
+    from xueji.exchange import loader
+
+    monkeypatch.setattr(loader, "AUDIT_BATCH_ROWS", 2)
+    batches: list[int] = []
+    append_raw = loader.append_raw
+
+    def counting(using, events):
+        batches.append(len(events))
+        return append_raw(using, events)
+
+    monkeypatch.setattr(loader, "append_raw", counting)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size" if connection.vendor == "sqlite" else "SELECT 1")
+        cache_before = cursor.fetchone()[0]
+    rows = [registration(school) for _ in range(5)]
+
+    job = run_file(school_user, write_csv(tmp_path / "students.csv", rows))
+
+    assert job.created_count == 5
+    assert batches == [2, 2, 1]
+    assert verify.verify().problems == []
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size" if connection.vendor == "sqlite" else "SELECT 1")
+        assert cursor.fetchone()[0] == cache_before
+
+
 def test_importing_the_same_file_twice_creates_nothing_new(tmp_path, school, school_user):
     rows = [registration(school) for _ in range(4)]
     path = write_csv(tmp_path / "students.csv", rows)
