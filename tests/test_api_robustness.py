@@ -131,6 +131,15 @@ def test_a_number_for_a_date_is_a_422_in_a_query_and_in_a_json_body(api):
     assert "cutoff" in json.dumps(response.json())
 
 
+def test_booleans_are_not_counts_in_the_publication_check(api):
+    response = api.post(
+        "/api/releases/publication-check",
+        data=json.dumps({"kind": "x", "cells": [False, True]}),
+        content_type="application/json",
+    )
+    assert response.status_code == 422, response.content[:300]
+
+
 def test_an_integer_beyond_64_bits_in_a_query_or_body_is_a_422(api):
     assert api.get("/api/changes?after=100000000000000000000").status_code == 422
     response = api.post(

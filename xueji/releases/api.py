@@ -5,6 +5,7 @@ from datetime import date, datetime
 from django.http import FileResponse, HttpRequest
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
+from pydantic import StrictInt
 
 from xueji import clock
 from xueji.i18n import gettext_lazy_str as _
@@ -70,7 +71,9 @@ class DecisionIn(Schema):
 
 class PublicationIn(Schema):
     kind: str
-    cells: list[int]
+    # Counts, never true/false: pydantic's lax int takes a boolean as 1/0 (the fuzzer's
+    # "invalid data accepted").
+    cells: list[StrictInt]
 
 
 class PublicationOut(Schema):
