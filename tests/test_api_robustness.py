@@ -140,6 +140,15 @@ def test_booleans_are_not_counts_in_the_publication_check(api):
     assert response.status_code == 422, response.content[:300]
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/students/search", "/api/changes/search", "/api/dropouts/search"]
+)
+def test_a_boolean_limit_in_a_search_body_is_a_422(api, path):
+    response = api.post(path, data=json.dumps({"limit": True}), content_type="application/json")
+    assert response.status_code == 422, response.content[:300]
+    assert api.get(path.replace("/search", "") + "?limit=5").status_code != 422
+
+
 def test_an_integer_beyond_64_bits_in_a_query_or_body_is_a_422(api):
     assert api.get("/api/changes?after=100000000000000000000").status_code == 422
     response = api.post(

@@ -48,3 +48,14 @@ IsoDateTime = Annotated[
     datetime,
     BeforeValidator(_iso_date_time),
 ]
+
+
+def _not_a_boolean(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError(str(_("应为整数，不能是 true/false")))
+    return value
+
+
+# An integer of a JSON body that is also a query parameter: pydantic's lax int takes
+# true/false as 1/0 (the search endpoints' "limit": true was answered as limit 1).
+Integer = Annotated[int, BeforeValidator(_not_a_boolean)]

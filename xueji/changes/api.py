@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from xueji import clock
+from xueji.api_types import Integer
 from xueji.audit.reads import ReadKind, note_read
 from xueji.errors import FieldError, ValidationFailed
 from xueji.i18n import gettext_lazy_str as _
@@ -219,9 +220,9 @@ class ChangeQuery(Schema):
     state: str = ""
     change_type: str = ""
     q: str = ""
-    school_id: int | None = None
-    after: int | None = None
-    limit: int = 50
+    school_id: Integer | None = None
+    after: Integer | None = None
+    limit: Integer = 50
 
 
 @router.get("/changes", response=ChangePage, summary=_("学籍变动申请列表（键集分页）"))

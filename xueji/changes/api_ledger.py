@@ -7,7 +7,7 @@ from datetime import date, datetime
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from xueji.api_types import IsoDate
+from xueji.api_types import Integer, IsoDate
 from xueji.audit.reads import ReadKind, note_read
 from xueji.i18n import gettext_lazy_str as _
 from xueji.paging import offset_field
@@ -22,9 +22,9 @@ router = Router(tags=[_("控辍保学台账")])
 class CaseQuery(Schema):
     state: str = DropoutCaseState.OPEN  # '' for every state
     q: str = ""
-    school_id: int | None = None
-    offset: int = offset_field()
-    limit: int = 50
+    school_id: Integer | None = None
+    offset: Integer = offset_field()
+    limit: Integer = 50
 
 
 class FollowUpOut(Schema):

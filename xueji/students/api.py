@@ -7,7 +7,7 @@ from ninja import Query, Router, Schema, Status
 
 from xueji.accounts.permissions import require_permission
 from xueji.accounts.rules import Permission
-from xueji.api_types import IsoDate
+from xueji.api_types import Integer, IsoDate
 from xueji.audit.reads import ReadKind, note_read
 from xueji.enrolment.history import history_rows
 from xueji.i18n import gettext_lazy_str as _
@@ -37,12 +37,12 @@ router = Router(tags=[_("学生")])
 
 class StudentQuery(Schema):
     q: str = ""
-    school_id: int | None = None
+    school_id: Integer | None = None
     grade: str = ""
     class_name: str = ""
     state: str = ""
-    after: int | None = None
-    limit: int = 50
+    after: Integer | None = None
+    limit: Integer = 50
 
 
 def row_of(student: Student) -> dict:
