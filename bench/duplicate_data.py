@@ -34,6 +34,12 @@ other parent than the first ("registered by the other parent", no guardian in co
 still shares the family's phone or home most of the time. Phones and addresses come from a
 random generator of their own, so the rest of the registry is unchanged by them.
 
+Schools, from a generator of their own too: classmates move together — three second
+registrations in ten are at the one school (of the same county) to which pupils of the
+first record's school move, so that two schools hold more than one pair — and a second
+registration at another school names the first record's school as the school the child
+came from (原就读学校, non-basic data) half of the time.
+
 The latest semester confirmation (核准) marked every record: present 97 %, absent 2 %
 (dropped out, left), not marked 1 %. For a person registered twice, the child is at one of
 the two schools (the second one 70 % of the time), which marks the child present; the other
@@ -95,6 +101,7 @@ class Person:
     attendance: str = ""  # latest confirmation: "present", "absent", "" (not marked)
     phone: str = ""  # the student's contact phone (non-basic data): mostly the family's
     address: str = ""  # the current address (non-basic data), "" when not filled in
+    previous_school: int | None = None  # the school it came from (index), when named
 
 
 @dataclass
@@ -147,6 +154,9 @@ class Builder:
         # Phones and addresses draw from their own generator: the registry is otherwise the
         # one generated before they existed.
         self.contact_rng = random.Random(plan.seed * 7 + 1)
+        # And schools moved to and named (classmates, the previous school).
+        self.school_rng = random.Random(plan.seed * 11 + 3)
+        self.destinations: dict[int, int] = {}
         self.surname = _weighted_surnames(self.rng)
         self.counties = sorted(counties)
         self.homophones = _homophones()
@@ -437,7 +447,9 @@ class Builder:
             )
         else:
             school = rng.randrange(len(self.schools))
-        return self._record(
+        if self.school_rng.random() < 0.3:
+            school = self._destination(of.school)
+        record = self._record(
             person=of.person,
             kind=kind,
             name=name,
@@ -449,6 +461,17 @@ class Builder:
             guardians=self._listed(of.parents, SECOND_LISTING),
             document=document,
         )
+        if school != of.school and self.school_rng.random() < 0.5:
+            record.previous_school = of.school
+        return record
+
+    def _destination(self, school: int) -> int:
+        """The school of the same county to which pupils of ``school`` move."""
+        if school not in self.destinations:
+            county = self.schools[school].area_code
+            others = [s for s in self.schools_by_county[county] if s != school] or [school]
+            self.destinations[school] = self.school_rng.choice(others)
+        return self.destinations[school]
 
     def confirm(self, person: Person) -> None:
         """The latest campaign's mark of a record of someone registered once."""

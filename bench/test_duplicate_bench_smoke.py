@@ -111,7 +111,8 @@ def test_the_training_table_built_in_memory_matches_what_the_registry_gives_back
     from bench.duplicate_data import Plan, build
     from xueji.anomalies import extract
 
-    registry = build(Plan(records=600, seed=7), duplicate_bench.counties())
+    # 5 % second registrations: some name the first record's school.
+    registry = build(Plan(records=600, seed=7, duplicate_share=0.05), duplicate_bench.counties())
     duplicate_bench.load_registry(registry, log=_quiet)
 
     loaded = {row["unique_id"]: row for row in extract.registry_table().to_pylist()}
@@ -121,12 +122,22 @@ def test_the_training_table_built_in_memory_matches_what_the_registry_gives_back
 
     assert loaded.keys() == in_memory.keys() and len(loaded) == 600
     schools: dict[int, int] = {}
+    by_school = ("school_id", "previous_schools", "school_trail")
     for unique_id, row in in_memory.items():
         other = loaded[unique_id]
-        assert {k: v for k, v in row.items() if k != "school_id"} == {
-            k: v for k, v in other.items() if k != "school_id"
+        assert {k: v for k, v in row.items() if k not in by_school} == {
+            k: v for k, v in other.items() if k not in by_school
         }
         assert schools.setdefault(row["school_id"], other["school_id"]) == other["school_id"]
     assert len(set(schools.values())) == len(schools)
+    # The previous school (原就读学校) read back is the same school, under its primary key.
+    named = 0
+    for unique_id, row in in_memory.items():
+        other = loaded[unique_id]
+        for key in ("previous_schools", "school_trail"):
+            mapped = sorted(str(schools[int(s)]) for s in row[key] or ())
+            assert mapped == (other[key] or []), (unique_id, key)
+        named += bool(row["previous_schools"])
+    assert named > 0
     assert {row["attendance"] for row in loaded.values()} >= {"present", "absent"}
     assert any(len(row["guardian_keys"] or ()) == 2 for row in loaded.values())

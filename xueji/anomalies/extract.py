@@ -4,8 +4,9 @@ Only what the comparison needs leaves the database: names, birth date, sex, the 
 index of the ID (``id_key``, never the decrypted number — and not the student number
 either, since a G number is the ID itself), the blind indexes of every guardian's ID, the
 school's area, the birthplace, the mark of the latest semester confirmation (核准)
-that covered the record, and keyed indexes of the phones and addresses on the record. Cancelled records (注销, a duplicate already removed) are left
-out.
+that covered the record, keyed indexes of the phones and addresses on the record, and the
+school it came from (原就读学校, non-basic data), resolved to a school of the registry.
+Cancelled records (注销, a duplicate already removed) are left out.
 
 The rows come through a chunked (server-side on PostgreSQL) cursor and become Arrow
 record batches, which DuckDB reads in place and Spark takes as a DataFrame.
@@ -22,6 +23,7 @@ from django.db import connection
 
 from xueji.enrolment.models import StatusRecord
 from xueji.enrolment.rules import StatusState
+from xueji.schools.models import School
 from xueji.students import identity
 from xueji.students.models import Guardian, NonBasicInfo, Student
 from xueji.verification.models import Campaign, RollMark
@@ -55,6 +57,9 @@ class RegistryRow(NamedTuple):
     # addresses (current, household) on the record: what a record registered by the other
     # parent, with no guardian in common, still shares with the first one.
     contact_keys: tuple[str, ...] = ()
+    # The schools the record says the student came from (原就读学校, resolved to school
+    # ids): a second registration at a new school often names the school of the first.
+    previous_schools: tuple[int, ...] = ()
 
 
 SCHEMA = pa.schema(
@@ -88,6 +93,10 @@ SCHEMA = pa.schema(
         ("contact_keys", pa.list_(pa.string())),
         ("attendance", pa.string()),
         ("school_id", pa.int64()),
+        # The schools the record came from (null when none), and those with its own
+        # school: two records whose trails meet at different current schools.
+        ("previous_schools", pa.list_(pa.string())),
+        ("school_trail", pa.list_(pa.string())),
         ("number_kind", pa.string()),
         ("area_code", pa.string()),
         ("province_code", pa.string()),
@@ -168,6 +177,7 @@ def to_batch(rows: Iterable[RegistryRow]) -> pa.RecordBatch:
         attendance,
         school_ids,
         contacts,
+        previous,
     ) = (list(column) for column in zip(*rows, strict=True))
     features = {name: name_features(name) for name in set(names)}
     dates = {value: _as_date(value) for value in set(born_values)}
@@ -215,6 +225,17 @@ def to_batch(rows: Iterable[RegistryRow]) -> pa.RecordBatch:
         ),
         "attendance": pa.array(_blanks_to_none(attendance), type=pa.string()),
         "school_id": pa.array(school_ids, type=pa.int64()),
+        "previous_schools": pa.array(
+            [[str(s) for s in sorted(set(p))] if p else None for p in previous],
+            type=pa.list_(pa.string()),
+        ),
+        "school_trail": pa.array(
+            [
+                sorted({str(s) for s in (*p, school) if s is not None}) or None
+                for p, school in zip(previous, school_ids, strict=True)
+            ],
+            type=pa.list_(pa.string()),
+        ),
         "number_kind": pa.array(kinds, type=pa.string()),
         "area_code": pa.array(_blanks_to_none(areas), type=pa.string()),
         "province_code": pa.array(_blanks_to_none(provinces), type=pa.string()),
@@ -291,7 +312,7 @@ _ATTENDANCE = {
 }
 
 
-def _registry_row(row: tuple[Any, ...]) -> RegistryRow:
+def _registry_row(row: tuple[Any, ...], schools: dict[str, int]) -> RegistryRow:
     *head, guardians, latest_mark, school_id, guardian_phones, non_basic = row
     keys = tuple(guardians.split(",")) if guardians else ()
     # Phones and non-basic data are encrypted at rest (students.0007): decrypted here, in
@@ -302,7 +323,37 @@ def _registry_row(row: tuple[Any, ...]) -> RegistryRow:
         [*phones, _text(data.get("phone"))],
         [_text(data.get("address")), _text(data.get("household_address"))],
     )
-    return RegistryRow._make((*head, keys, _ATTENDANCE.get(latest_mark or ""), school_id, contacts))
+    came_from = schools.get(school_text(_text(data.get("previous_school"))))
+    return RegistryRow._make(
+        (
+            *head,
+            keys,
+            _ATTENDANCE.get(latest_mark or ""),
+            school_id,
+            contacts,
+            (came_from,) if came_from is not None and came_from != school_id else (),
+        )
+    )
+
+
+def school_text(value: str) -> str:
+    """A school as named on a record (its code or its full name): full-width folded,
+    spaces dropped."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", value) if not ch.isspace())
+
+
+def school_lookup() -> dict[str, int]:
+    """School code → id, and full name → id where no other school has that name."""
+    found: dict[str, int] = {}
+    names: dict[str, int | None] = {}
+    for pk, code, name in School.objects.values_list("id", "code", "name").order_by("id"):
+        found[school_text(code)] = pk
+        key = school_text(name)
+        names[key] = None if key in names else pk
+    for name, only in names.items():
+        if only is not None:
+            found.setdefault(name, only)
+    return found
 
 
 def _text(value: Any) -> str:
@@ -319,6 +370,7 @@ def registry_table(
     """Stream the registry (or its first ``limit`` students) into the linkage input."""
     batches: list[pa.RecordBatch] = []
     done = 0
+    schools = school_lookup()
     # chunked_cursor: a named (server-side) cursor on PostgreSQL, so a million rows never
     # sit in the client at once; on SQLite rows are stepped through as fetched.
     with connection.chunked_cursor() as cursor:
@@ -327,7 +379,7 @@ def registry_table(
             chunk = cursor.fetchmany(chunk_rows)
             if not chunk:
                 break
-            batches.append(to_batch(_registry_row(row) for row in chunk))
+            batches.append(to_batch(_registry_row(row, schools) for row in chunk))
             done += len(chunk)
             if progress:
                 progress(done)

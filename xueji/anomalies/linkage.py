@@ -84,6 +84,27 @@ def _twin_share_u(records: int) -> float:
     return min(TWIN_PAIR_SHARE * records / same_day_pairs, 0.003)
 
 
+# Classmates moving together: another pair linked in its own right between the same two
+# schools (a class moved, and the new school registered some of its pupils again). m: the
+# share of duplicate pairs whose two schools also hold another one; u: the share of other
+# pairs between two schools holding a duplicate pair (high in a small registry of few
+# schools: the weight stays modest). Added to a pair's match weight after Splink scores
+# it (the evidence is about other pairs, not the two records), before the threshold.
+CLASSMATES_M = 0.3
+CLASSMATES_U = 0.03
+CLASSMATES_WEIGHT = math.log2(CLASSMATES_M / CLASSMATES_U)
+
+
+def _weight(probability: float) -> float:
+    probability = min(max(probability, 1e-300), 1 - 1e-16)
+    return math.log2(probability / (1 - probability))
+
+
+def _probability(weight: float) -> float:
+    odds = 2.0 ** min(weight, 1000.0)
+    return odds / (1 + odds)
+
+
 # Reason codes (stable, stored with findings later) and their text for people
 # (marked for translation here, translated by ``reason_text``).
 REASONS: dict[str, str] = {
@@ -105,6 +126,8 @@ REASONS: dict[str, str] = {
     "contact_same": gettext_noop("监护人不同，但有相同的联系电话或住址"),
     "attendance_absent": gettext_noop("最近一次学期核准中有一条记录标记为“缺”"),
     "birthplace_same": gettext_noop("出生地相同"),
+    "previous_school_same": gettext_noop("一条记录的原就读学校是另一条记录的学校"),
+    "classmates_moved": gettext_noop("这两所学校之间还有另一对疑似重复记录（同学一起转学）"),
     "school_same": gettext_noop("在同一所学校"),
     "area_same": gettext_noop("学校在同一县区"),
     "area_province": gettext_noop("学校在同一省份"),
@@ -347,7 +370,40 @@ def comparisons(
             _level(cll.ElseLevel(), m=0.2, u=0.88, key="area_other"),
         ],
     )
-    return [surname, given, birth_date, sex, id_document, guardian, attendance, birthplace, area]
+    # The school a record says the student came from (原就读学校): a second registration
+    # at a new school, by the other parent too, often names the first record's school.
+    # Records at one school are the area comparison's; neither naming a school says
+    # nothing.
+    previous_school = cl.CustomComparison(
+        output_column_name="previous_school",
+        comparison_levels=[
+            cll.CustomLevel("previous_schools_l IS NULL AND previous_schools_r IS NULL").configure(
+                is_null_level=True, label_for_charts="previous_school_none"
+            ),
+            cll.ExactMatchLevel("school_id").configure(
+                is_null_level=True, label_for_charts="previous_school_one_school"
+            ),
+            _level(
+                cll.ArrayIntersectLevel("school_trail", 1),
+                m=0.4,
+                u=0.002,
+                key="previous_school_same",
+            ),
+            _level(cll.ElseLevel(), m=0.6, u=0.998, key="previous_school_other"),
+        ],
+    )
+    return [
+        surname,
+        given,
+        birth_date,
+        sex,
+        id_document,
+        guardian,
+        attendance,
+        birthplace,
+        area,
+        previous_school,
+    ]
 
 
 def blocking_rules() -> list[Any]:
@@ -538,9 +594,11 @@ def run_linkage(
     threshold: float | None = None,
     model: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    classmates: bool = True,
 ) -> LinkageResult:
-    """Score every blocked pair, keep those at or above ``threshold`` (default: the
-    deployment's, ``configured_threshold``), and cluster them.
+    """Score every blocked pair, add the classmates' evidence (``classmates_moved``;
+    ``classmates=False`` leaves it out, for comparisons), keep the pairs at or above
+    ``threshold`` (default: the deployment's, ``configured_threshold``), and cluster them.
 
     ``rows_source``: the linkage input (``extract.registry_table()``) or rows to build it.
     """
@@ -557,7 +615,7 @@ def run_linkage(
     db_api = _database_api(backend)
     seconds["engine"] = time.perf_counter() - started
     try:
-        pairs, clusters = _link(db_api, table, threshold, model, seconds, say)
+        pairs, clusters = _link(db_api, table, threshold, model, seconds, say, classmates)
     finally:
         _release(db_api, backend)
     seconds["total"] = time.perf_counter() - started
@@ -594,6 +652,7 @@ def _link(
     model: dict[str, Any] | None,
     seconds: dict[str, float],
     say: Callable[[str], None],
+    classmates: bool = True,
 ) -> tuple[list[Pair], list[tuple[int, ...]]]:
     from splink import Linker
 
@@ -606,20 +665,21 @@ def _link(
 
     mark = time.perf_counter()
     say(_("比对候选记录对（%(records)s 条记录）") % {"records": f"{records:,}"})
-    predictions = linker.inference.predict(threshold_match_probability=threshold)
-    rows = predictions.as_record_list()
+    # Down to where the classmates' evidence can lift a pair over the threshold.
+    floor = (
+        _probability(_weight(threshold) - CLASSMATES_WEIGHT)
+        if classmates and threshold
+        else threshold
+    )
+    rows = linker.inference.predict(threshold_match_probability=floor).as_record_list()
     seconds["predict"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    say(_("聚类（%(pairs)s 对）") % {"pairs": f"{len(rows):,}"})
-    clusters = _clusters(linker, predictions, threshold) if rows else []
-    seconds["cluster"] = time.perf_counter() - mark
-
     weights = _level_weights(linker.misc.save_model_to_json())
-    pairs = []
+    scored = []
     for row in rows:
         id_l, id_r = sorted((int(row["unique_id_l"]), int(row["unique_id_r"])))
-        pairs.append(
+        scored.append(
             Pair(
                 id_l=id_l,
                 id_r=id_r,
@@ -628,23 +688,76 @@ def _link(
                 reasons=_reasons(row, weights),
             )
         )
-    pairs.sort(key=lambda pair: (pair.id_l, pair.id_r))
+    if classmates:
+        scored = _with_classmates(scored, table, threshold)
+    pairs = sorted(
+        (pair for pair in scored if pair.probability >= threshold),
+        key=lambda pair: (pair.id_l, pair.id_r),
+    )
+    say(_("聚类（%(pairs)s 对）") % {"pairs": f"{len(pairs):,}"})
+    clusters = _clusters(pairs)
+    seconds["cluster"] = time.perf_counter() - mark
     return pairs, clusters
 
 
-def _clusters(linker: Any, predictions: Any, threshold: float) -> list[tuple[int, ...]]:
-    """Connected components at the threshold (Splink's clustering), two or more members."""
-    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=threshold
+def _with_classmates(pairs: list[Pair], table: pa.Table, threshold: float) -> list[Pair]:
+    """``pairs`` with the classmates' evidence added where another pair, linked in its own
+    right (at ``threshold``) and sharing no record with it, joins the same two schools."""
+    school_of = dict(
+        zip(
+            table.column("unique_id").to_pylist(),
+            table.column("school_id").to_pylist(),
+            strict=True,
+        )
     )
-    members = clustered.query_sql(
-        "SELECT cluster_id, unique_id FROM {this} WHERE cluster_id IN ("
-        " SELECT cluster_id FROM {this} GROUP BY cluster_id HAVING COUNT(*) > 1)"
-    ).as_record_list()
-    groups: dict[Any, list[int]] = {}
-    for member in members:
-        groups.setdefault(member["cluster_id"], []).append(int(member["unique_id"]))
-    return sorted(tuple(sorted(ids)) for ids in groups.values())
+
+    def schools(pair: Pair) -> tuple[int, int] | None:
+        a, b = school_of.get(pair.id_l), school_of.get(pair.id_r)
+        if a is None or b is None or a == b:
+            return None
+        return (a, b) if a < b else (b, a)
+
+    linked: dict[tuple[int, int], list[Pair]] = {}
+    for pair in pairs:
+        key = schools(pair)
+        if key is not None and pair.probability >= threshold:
+            linked.setdefault(key, []).append(pair)
+    result = []
+    for pair in pairs:
+        key = schools(pair)
+        others = linked.get(key, []) if key is not None else []
+        if any({o.id_l, o.id_r}.isdisjoint((pair.id_l, pair.id_r)) for o in others):
+            weight = pair.match_weight + CLASSMATES_WEIGHT
+            pair = Pair(
+                id_l=pair.id_l,
+                id_r=pair.id_r,
+                probability=_probability(weight),
+                match_weight=weight,
+                reasons=(*pair.reasons, "classmates_moved"),
+            )
+        result.append(pair)
+    return result
+
+
+def _clusters(pairs: Iterable[Pair]) -> list[tuple[int, ...]]:
+    """Connected components of the pairs (records linked directly or through others)."""
+    parent: dict[int, int] = {}
+
+    def root(node: int) -> int:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for pair in pairs:
+        a, b = root(pair.id_l), root(pair.id_r)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for node in parent:
+        groups.setdefault(root(node), []).append(node)
+    return sorted(tuple(sorted(ids)) for ids in groups.values() if len(ids) > 1)
 
 
 def estimate_u(table: pa.Table, *, seed: int = 20251, max_pairs: float = 1e7) -> dict[str, Any]:

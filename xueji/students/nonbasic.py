@@ -30,6 +30,15 @@ DEFAULT_SCHEMA_FIELDS: list[dict] = [
         "max_length": 200,
     },
     {"key": "phone", "label": "联系电话", "label_en": "Phone", "type": "phone"},
+    # The school the student came from (its code or full name): the duplicate linkage
+    # weighs a second registration naming the first record's school.
+    {
+        "key": "previous_school",
+        "label": "原就读学校",
+        "label_en": "Previous school",
+        "type": "text",
+        "max_length": 100,
+    },
     {"key": "left_behind", "label": "留守儿童", "label_en": "Left-behind child", "type": "bool"},
     {"key": "migrant", "label": "随迁子女", "label_en": "Migrant child", "type": "bool"},
     {"key": "orphan", "label": "孤儿", "label_en": "Orphan", "type": "bool"},

@@ -164,3 +164,31 @@ def test_phones_and_addresses_become_keyed_indexes_only(make_student):
     assert sorted(two) == sorted([identity.blind_index("phone", "13900139000"), address])
     flat = repr(rows)
     assert "13800138000" not in flat and "13900139000" not in flat and "体育西路" not in flat
+
+
+def test_the_previous_school_named_becomes_that_schools_id(make_student, school):
+    """原就读学校 by code or by full name (full-width, spaces) is the registry's school; an
+    unknown school, an ambiguous name or the record's own school is none."""
+    # given
+    first_school = factories.SchoolFactory(name="天河区第一小学", code="4401060001")
+    twin_named = [factories.SchoolFactory(name="同名小学") for _ in range(2)]
+    by_code = make_student(
+        name="王小明", born=date(2016, 5, 6), previous_school="４４０１０６０００１"
+    )
+    by_name = make_student(name="王晓明", born=date(2016, 5, 7), previous_school="天河区 第一小学")
+    unknown = make_student(name="王晓敏", born=date(2016, 5, 8), previous_school="不存在的学校")
+    ambiguous = make_student(name="王小敏", born=date(2016, 5, 9), previous_school="同名小学")
+    own = make_student(name="王敏", born=date(2016, 5, 10), previous_school=school.code)
+    nothing = make_student(name="王明", born=date(2016, 5, 11))
+    assert twin_named[0].name == twin_named[1].name
+
+    # when
+    rows = {row["unique_id"]: row for row in registry_table().to_pylist()}
+
+    # then
+    assert rows[by_code.pk]["previous_schools"] == [str(first_school.pk)]
+    assert rows[by_name.pk]["previous_schools"] == [str(first_school.pk)]
+    assert rows[by_code.pk]["school_trail"] == sorted([str(first_school.pk), str(school.pk)])
+    for student in (unknown, ambiguous, own, nothing):
+        assert rows[student.pk]["previous_schools"] is None
+        assert rows[student.pk]["school_trail"] == [str(school.pk)]

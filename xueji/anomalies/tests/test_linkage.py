@@ -282,3 +282,89 @@ def test_registered_by_the_other_parent_a_phone_or_address_in_common_counts():
     )
     pairs = {(p.id_l, p.id_r): p for p in result.pairs}
     assert "contact_same" in pairs[(first.student_id, by_mother.student_id)].reasons
+
+
+def _other_parent_pair():
+    """The father on the first record, the mother on the second (a mistyped given name, a
+    school of another province), no guardian, phone or address in common."""
+    first = clean_rows(1)[0]._replace(
+        name="余子轩",
+        guardian_keys=("father-key",),
+        contact_keys=("phone-of-the-father",),
+        attendance=None,
+        school_id=10,
+    )
+    by_mother = first._replace(
+        student_id=first.student_id + 1,
+        name="余子杆",
+        id_type="",
+        id_key=None,
+        number_kind="L",
+        guardian_keys=("mother-key",),
+        contact_keys=("phone-of-the-mother",),
+        school_id=99,
+        area_code="510104",
+        province_code="51",
+    )
+    return first, by_mother
+
+
+def test_registered_by_the_other_parent_naming_the_first_school_counts():
+    """The second record names the first record's school as the school the child came
+    from: linked; naming another school, or none, it stays below the threshold."""
+    first, by_mother = _other_parent_pair()
+    naming = by_mother._replace(previous_schools=(first.school_id,))
+    elsewhere = by_mother._replace(previous_schools=(55,))
+
+    assert _probability_in_a_national_registry(first, naming) >= linkage.DEFAULT_THRESHOLD
+    assert _probability_in_a_national_registry(first, by_mother) < 0.05
+    assert _probability_in_a_national_registry(first, elsewhere) < 0.05
+    result = linkage.run_linkage(
+        to_table([first, naming, *clean_rows(60, seed=9, first_id=100)]), backend="duckdb"
+    )
+    pairs = {(p.id_l, p.id_r): p for p in result.pairs}
+    assert "previous_school_same" in pairs[(first.student_id, naming.student_id)].reasons
+    assert linkage.reason_text("previous_school_same") != "previous_school_same"
+
+
+def _pair(id_l: int, id_r: int, probability: float) -> linkage.Pair:
+    weight = linkage._weight(probability)
+    return linkage.Pair(id_l, id_r, probability, weight, ("surname_exact",))
+
+
+def test_classmates_moving_together_lift_a_pair_between_the_same_two_schools():
+    """Another pair linked in its own right between the same two schools, sharing no record
+    with it, adds the classmates' weight; a pair at one school, a pair sharing a record,
+    or another pair itself below the threshold adds nothing."""
+    # given: records 1–4 at school 10, 5–8 at school 20, 9 at school 30
+    rows = [
+        row._replace(school_id=10 if i < 4 else 20 if i < 8 else 30)
+        for i, row in enumerate(clean_rows(9))
+    ]
+    table = to_table(rows)
+    ids = [row.student_id for row in rows]
+    linked = _pair(ids[0], ids[4], 0.9)  # schools 10 and 20, above the threshold
+    weak = _pair(ids[1], ids[5], 0.1)  # schools 10 and 20, below
+    shares = _pair(ids[0], ids[6], 0.1)  # shares record ids[0] with the linked pair
+    one_school = _pair(ids[2], ids[3], 0.1)  # both at school 10
+    elsewhere = _pair(ids[2], ids[8], 0.1)  # schools 10 and 30
+
+    # when
+    lifted = {
+        (p.id_l, p.id_r): p
+        for p in linkage._with_classmates([linked, weak, shares, one_school, elsewhere], table, 0.3)
+    }
+
+    # then
+    raised = lifted[(weak.id_l, weak.id_r)]
+    assert raised.match_weight == pytest.approx(weak.match_weight + linkage.CLASSMATES_WEIGHT)
+    assert raised.probability >= 0.3 and raised.reasons[-1] == "classmates_moved"
+    for pair in (shares, one_school, elsewhere):
+        assert lifted[(pair.id_l, pair.id_r)] == pair
+    # The linked pair gains nothing: the other pair between its schools is below 0.3.
+    assert lifted[(linked.id_l, linked.id_r)] == linked
+    # Two weak pairs alone lift nothing.
+    assert linkage._with_classmates([weak, _pair(ids[2], ids[7], 0.1)], table, 0.3) == [
+        weak,
+        _pair(ids[2], ids[7], 0.1),
+    ]
