@@ -702,7 +702,11 @@ def _link(
 
 def _with_classmates(pairs: list[Pair], table: pa.Table, threshold: float) -> list[Pair]:
     """``pairs`` with the classmates' evidence added where another pair, linked in its own
-    right (at ``threshold``) and sharing no record with it, joins the same two schools."""
+    right (at ``threshold``) and sharing no record with it, joins the same two schools.
+
+    A pair below the threshold one of whose records is already linked in its own right is
+    not lifted: that record's move is explained (on the benchmark registry, such lifts
+    were all a second registration paired with a stranger of its first school)."""
     school_of = dict(
         zip(
             table.column("unique_id").to_pylist(),
@@ -718,14 +722,20 @@ def _with_classmates(pairs: list[Pair], table: pa.Table, threshold: float) -> li
         return (a, b) if a < b else (b, a)
 
     linked: dict[tuple[int, int], list[Pair]] = {}
+    explained: set[int] = set()
     for pair in pairs:
-        key = schools(pair)
-        if key is not None and pair.probability >= threshold:
-            linked.setdefault(key, []).append(pair)
+        if pair.probability >= threshold:
+            explained.update((pair.id_l, pair.id_r))
+            key = schools(pair)
+            if key is not None:
+                linked.setdefault(key, []).append(pair)
     result = []
     for pair in pairs:
         key = schools(pair)
         others = linked.get(key, []) if key is not None else []
+        below = pair.probability < threshold
+        if below and not explained.isdisjoint((pair.id_l, pair.id_r)):
+            others = []
         if any({o.id_l, o.id_r}.isdisjoint((pair.id_l, pair.id_r)) for o in others):
             weight = pair.match_weight + CLASSMATES_WEIGHT
             pair = Pair(

@@ -335,7 +335,8 @@ def _pair(id_l: int, id_r: int, probability: float) -> linkage.Pair:
 def test_classmates_moving_together_lift_a_pair_between_the_same_two_schools():
     """Another pair linked in its own right between the same two schools, sharing no record
     with it, adds the classmates' weight; a pair at one school, a pair sharing a record,
-    or another pair itself below the threshold adds nothing."""
+    a pair whose record is already linked elsewhere, or another pair itself below the
+    threshold adds nothing."""
     # given: records 1–4 at school 10, 5–8 at school 20, 9 at school 30
     rows = [
         row._replace(school_id=10 if i < 4 else 20 if i < 8 else 30)
@@ -348,23 +349,27 @@ def test_classmates_moving_together_lift_a_pair_between_the_same_two_schools():
     shares = _pair(ids[0], ids[6], 0.1)  # shares record ids[0] with the linked pair
     one_school = _pair(ids[2], ids[3], 0.1)  # both at school 10
     elsewhere = _pair(ids[2], ids[8], 0.1)  # schools 10 and 30
+    taken = _pair(ids[7], ids[8], 0.9)  # schools 20 and 30, above the threshold
+    explained = _pair(ids[3], ids[7], 0.1)  # schools 10 and 20, ids[7] linked already
 
     # when
     lifted = {
         (p.id_l, p.id_r): p
-        for p in linkage._with_classmates([linked, weak, shares, one_school, elsewhere], table, 0.3)
+        for p in linkage._with_classmates(
+            [linked, weak, shares, one_school, elsewhere, taken, explained], table, 0.3
+        )
     }
 
     # then
     raised = lifted[(weak.id_l, weak.id_r)]
     assert raised.match_weight == pytest.approx(weak.match_weight + linkage.CLASSMATES_WEIGHT)
     assert raised.probability >= 0.3 and raised.reasons[-1] == "classmates_moved"
-    for pair in (shares, one_school, elsewhere):
+    for pair in (shares, one_school, elsewhere, explained):
         assert lifted[(pair.id_l, pair.id_r)] == pair
     # The linked pair gains nothing: the other pair between its schools is below 0.3.
     assert lifted[(linked.id_l, linked.id_r)] == linked
     # Two weak pairs alone lift nothing.
-    assert linkage._with_classmates([weak, _pair(ids[2], ids[7], 0.1)], table, 0.3) == [
+    assert linkage._with_classmates([weak, _pair(ids[2], ids[6], 0.1)], table, 0.3) == [
         weak,
-        _pair(ids[2], ids[7], 0.1),
+        _pair(ids[2], ids[6], 0.1),
     ]
