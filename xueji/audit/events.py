@@ -70,6 +70,9 @@ class AuditAction(StrEnum):
     # A duplicate check (registration, correction) that met records outside the asker's
     # scope: answered minimally (xueji.students.disclosure), recorded with the ids.
     STUDENT_DUPLICATE_OUTSIDE = "student.duplicate_outside", _("查重涉及辖区外学籍")
+    # A student id asked for that is missing or outside the asker's scope (both answer "not
+    # found"): many of them are probing (xueji/audit/watch.py).
+    STUDENT_NOT_FOUND = "student.not_found", _("查阅的学生不存在或不在辖区内")
     NONBASIC_SCHEMA_FILE = "nonbasic_schema.file", _("备案非基础信息方案")
     # schools
     SCHOOL_CREATE = "school.create", _("新建学校")
@@ -141,6 +144,8 @@ class AuditAction(StrEnum):
     # early warnings
     WARNING_RAISE = "warning.raise", _("发出预警")
     WARNING_RESOLVE = "warning.resolve", _("解除预警")
+    WARNING_EVALUATE = "warning.evaluate", _("评估安全预警规则")
+    WARNING_RULESET_PUBLISH = "warning.ruleset_publish", _("发布安全预警规则")
     # the guardian portal
     PORTAL_CODE_SEND = "portal.code_send", _("发送家长登录验证码")
     PORTAL_CODE_LIMITED = "portal.code_limited", _("验证码发送已达上限")
@@ -208,6 +213,7 @@ class ObjectType(StrEnum):
     CREDENTIAL = "credentials.credential", _("学生身份凭证")
     RELYING_PARTY = "credentials.relying_party", _("依赖方")
     WARNING = "audit.warning", _("预警")
+    WARNING_RULESET = "audit.warning_ruleset", _("安全预警规则")
     AUDIT_TRAIL = "audit.trail", _("审计日志")
     NONE = "", _("（无）")
 

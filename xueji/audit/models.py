@@ -187,3 +187,39 @@ class EarlyWarning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.subject_type}#{self.subject_id} → {self.unit_id}"
+
+
+class WarningRuleSet(models.Model):
+    """One version of the national security warning rules (``province_code`` '') or of a
+    province's overrides (``xueji.audit.watch_rules``). Versions are only ever added; the
+    newest whose ``effective_from`` has passed is in force."""
+
+    province_code = models.CharField(_("省份代码"), max_length=2, blank=True, default="")
+    version = models.PositiveIntegerField(_("版本"))
+    effective_from = models.DateTimeField(_("生效时间"))
+    # {rule: {key: value}}: only what this layer changes.
+    rules = models.JSONField(_("规则"), default=dict)
+    note = models.CharField(_("说明"), max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(_("创建时间"))
+    created_by_username = models.CharField(_("创建人"), max_length=150, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("安全预警规则集")
+        verbose_name_plural = _("安全预警规则集")
+        ordering = ["province_code", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["province_code", "version"], name="warning_ruleset_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.province_code or 'national'} v{self.version}"
+
+
+class WarningWatermark(models.Model):
+    """How far the security warning evaluation has read the trail: the next run reads the
+    windows from ``evaluated_through`` on. One row per evaluator (``name``)."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    evaluated_through = models.DateTimeField(_("已评估至"))

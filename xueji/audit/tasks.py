@@ -44,3 +44,12 @@ def audit_daily() -> dict:
         return {"intact": True, "rows": report.rows, "checkpoint": checkpoint.pk}
     finally:
         context.reset(token)
+
+
+@task()
+def warnings_evaluate_task() -> dict:
+    """The security warning rules over the trail since the last run (every few minutes)."""
+    from .watch import warnings_evaluate
+
+    report = warnings_evaluate()
+    return {"findings": report.findings, "raised": report.raised, "by_rule": report.by_rule}

@@ -33,6 +33,31 @@ class WarningKind(models.TextChoices):
     STEP_OVERDUE = "change.step_overdue", _("变动环节超过办理期限")
     CALENDAR_MISSING = "calendar.missing", _("缺少工作日历，办理期限无法计算")
     CAMPAIGN_OVERDUE = "campaign.overdue", _("学期核准逾期未签报")
+    # security warnings (xueji/audit/watch.py, Art. 23): for the security admins
+    BULK_READS = "security.bulk_reads", _("单个账号短时间内大量查阅学生信息")
+    EXPORTS = "security.exports", _("单个账号大量导出学生信息")
+    OFF_HOURS = "security.off_hours", _("非工作时间查阅或登录")
+    NEW_NETWORK = "security.new_network", _("账号从未使用过的网络登录")
+    FAILED_SIGNINS_ACCOUNT = "security.failed_signins_account", _("同一账号登录连续失败")
+    FAILED_SIGNINS_ADDRESS = "security.failed_signins_address", _("同一地址登录连续失败")
+    BLOCKED_ACCOUNT_ATTEMPTS = (
+        "security.blocked_account_attempts",
+        _("尝试登录封存、停用或锁定的账号"),
+    )
+    SCOPE_PROBING = "security.scope_probing", _("试探辖区外学生信息")
+    MASS_CHANGES = "security.mass_changes", _("同一学校大量学籍变动")
+    DUPLICATE_SEARCH = "security.duplicate_search", _("以查重代替查询")
+    TOKEN_REFUSALS = "security.token_refusals", _("API 令牌多次被拒绝")
+    AUDIT_VERIFY_FAILED = "security.audit_verify_failed", _("审计链校验失败")
+    READ_LIMIT = "security.read_limit", _("超过每日查阅或导出上限")
+
+
+SECURITY_PREFIX = "security."
+
+
+def is_security_kind(kind: str) -> bool:
+    """Security warnings go to security admins; the others to the parties of status work."""
+    return kind.startswith(SECURITY_PREFIX)
 
 
 def kind_title(kind: str) -> str:

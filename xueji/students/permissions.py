@@ -23,6 +23,12 @@ def access_student(user, *, student_id: int | None = None, number: str | None = 
         raise NotFound("student")
     student = qs.first()
     if student is None:
+        if student_id is not None:
+            # Recorded with the request's reads: many of these are probing (a warning rule).
+            from xueji.audit.events import AuditAction
+            from xueji.audit.reads import note_read
+
+            note_read(user, [student_id], kind="not_found", action=AuditAction.STUDENT_NOT_FOUND)
         raise NotFound("student")
     return student
 
