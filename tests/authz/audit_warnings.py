@@ -23,11 +23,11 @@ def setup(world) -> dict:
 
 POLICY: dict[str, Policy] = {
     "warnings:list": Policy(
-        "warnings/", Permission.STUDENT_VIEW, LIST, sample=Sample("GET", "/warnings/?tab=area")
+        "warnings/", Permission.WARNING_VIEW, LIST, sample=Sample("GET", "/warnings/?tab=area")
     ),
     "api:list_warnings": Policy(
         "api/warnings",
-        Permission.STUDENT_VIEW,
+        Permission.WARNING_VIEW,
         LIST,
         sample=Sample("GET", "/api/warnings?tab=area"),
     ),

@@ -62,6 +62,9 @@ class Permission(models.TextChoices):
     RELEASE_REQUEST = "release.request", _("申请数据发布")
     RELEASE_REVIEW = "release.review", _("审核数据发布")
     RELEASE_APPROVE = "release.approve", _("批准数据发布")
+    # Early warnings (xueji/audit/warnings.py): status workers read the deadline warnings
+    # of their unit and subtree; security admins the security warnings (Art. 23).
+    WARNING_VIEW = "warning.view", _("查看预警")
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -82,6 +85,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Permission.CAMPAIGN_CONFIRM,
             Permission.ANOMALY_VIEW,
             Permission.ANOMALY_SIGHTING,
+            Permission.WARNING_VIEW,
         }
     ),
     Role.REVIEWER: frozenset(
@@ -109,6 +113,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Permission.RELEASE_REQUEST,
             Permission.RELEASE_REVIEW,
             Permission.RELEASE_APPROVE,
+            Permission.WARNING_VIEW,
         }
     ),
     # Aggregates only, never personal data; may ask for a (de-identified) release.
@@ -125,7 +130,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.SYSTEM_ADMIN: frozenset(
         {Permission.DIVISION_VIEW, Permission.SCHOOL_VIEW, Permission.ACCOUNT_MANAGE}
     ),
-    Role.SECURITY_ADMIN: frozenset({Permission.DIVISION_VIEW, Permission.SECURITY_MANAGE}),
+    Role.SECURITY_ADMIN: frozenset(
+        {Permission.DIVISION_VIEW, Permission.SECURITY_MANAGE, Permission.WARNING_VIEW}
+    ),
     Role.AUDIT_ADMIN: frozenset({Permission.AUDIT_VIEW}),
 }
 

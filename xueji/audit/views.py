@@ -39,14 +39,24 @@ SUBJECT_LABELS: dict[str, Any] = {
     "enrolment.record": _("学籍"),
     "workdays.year": _("工作日历"),
     "verification.confirmation": _("学期核准"),
+    "accounts.user": _("账号"),
+    "schools.school": _("学校"),
+    "network.address": _("来源地址"),
+    "audit.trail": _("审计日志"),
 }
 
-# Warnings concern status work: those who read student records read them.
-WARNING_PERMISSION = Permission.STUDENT_VIEW
+# Status workers read the deadline warnings, security admins the security warnings
+# (``warnings._visible_kinds``).
+WARNING_PERMISSION = Permission.WARNING_VIEW
 
 
 def subject_text(warning: EarlyWarning) -> str:
     label = SUBJECT_LABELS.get(warning.subject_type, warning.subject_type)
+    detail = warning.detail or {}
+    # A security warning's subject id carries its window: name the account or address.
+    named = detail.get("username") or detail.get("address")
+    if named:
+        return f"{label} {named}"
     return f"{label} #{warning.subject_id}"
 
 
@@ -155,6 +165,6 @@ def warning_badge(request: HttpRequest) -> dict:
         return {}
     return {
         "nav_warnings": True,
-        "nav_archives": True,
+        "nav_archives": has_permission(user, Permission.STUDENT_VIEW),
         "warning_count": SimpleLazyObject(lambda: warning_count(user)),
     }

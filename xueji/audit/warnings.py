@@ -225,6 +225,21 @@ def _ordered(qs: QuerySet[EarlyWarning], *, open_only: bool, resolved_only: bool
     return qs.order_by(F("resolved_at").desc(nulls_first=True), *URGENT_FIRST)
 
 
+def _visible_kinds(user, qs: QuerySet[EarlyWarning]) -> QuerySet[EarlyWarning]:
+    """Security warnings for the security admins, the others for status work (the two
+    never meet in one account: admin duties exclude work roles)."""
+    from xueji.accounts.permissions import has_permission
+    from xueji.accounts.rules import Permission
+
+    security = has_permission(user, Permission.SECURITY_MANAGE)
+    work = has_permission(user, Permission.STUDENT_VIEW)
+    if security and not work:
+        return qs.filter(kind__startswith=SECURITY_PREFIX)
+    if work and not security:
+        return qs.exclude(kind__startswith=SECURITY_PREFIX)
+    return qs
+
+
 def warnings_for(
     user, *, open_only: bool = True, resolved_only: bool = False
 ) -> QuerySet[EarlyWarning]:
@@ -236,7 +251,7 @@ def warnings_for(
     unit_id = getattr(user, "unit_id", None) if getattr(user, "is_authenticated", False) else None
     if unit_id is None or not user.is_active:
         return EarlyWarning.objects.none()
-    qs = EarlyWarning.objects.filter(unit_id=unit_id).select_related("unit")
+    qs = _visible_kinds(user, EarlyWarning.objects.filter(unit_id=unit_id).select_related("unit"))
     return _ordered(qs, open_only=open_only, resolved_only=resolved_only)
 
 
@@ -254,7 +269,7 @@ def warnings_in_scope(
         scope.q(area_field="unit__area_prefix", school_field="unit__school_id"),
         role=WarningRole.PARTY,
     ).select_related("unit")
-    return _ordered(qs, open_only=open_only, resolved_only=resolved_only)
+    return _ordered(_visible_kinds(user, qs), open_only=open_only, resolved_only=resolved_only)
 
 
 def warning_count(user) -> int:
@@ -273,7 +288,8 @@ def warning_counts(user) -> dict[str, int]:
         role=WarningRole.PARTY
     )
     mine = Q(unit_id=unit_id)
-    return EarlyWarning.objects.filter(mine | area, resolved_at__isnull=True).aggregate(
+    visible = _visible_kinds(user, EarlyWarning.objects.all())
+    return visible.filter(mine | area, resolved_at__isnull=True).aggregate(
         mine=Count("pk", filter=mine), area=Count("pk", filter=area)
     )
 

@@ -419,3 +419,32 @@ def test_publishing_is_refused_to_other_levels_and_bad_rules(province_user):
         )
     assert error.value.errors[0].field == "rules.bulk_reads.threshold"
     assert WarningRuleSet.objects.count() == 0
+
+
+# ----------------------------------------------------------------- who reads them
+
+
+def test_security_admins_read_security_warnings_and_clerks_the_deadlines(client, clerk, school):
+    from xueji.audit.warnings import warning_raise, warnings_for
+
+    admin = factories.make_user(school.unit.parent, roles=(Role.SECURITY_ADMIN,), username="sec")
+    reviewer = factories.make_user(school.unit.parent, roles=(Role.REVIEWER,), username="rev")
+    _threshold("bulk_reads", 3)
+    _events(clerk, "student.read", 3)
+    _evaluate()
+    warning_raise(
+        kind="change.step_overdue",
+        unit=school.unit.parent,
+        subject_type="changes.step",
+        subject_id=7,
+        message="变动环节超期",
+    )
+    assert [w.kind for w in warnings_for(admin)] == ["security.bulk_reads"]
+    assert [w.kind for w in warnings_for(reviewer)] == ["change.step_overdue"]
+    # The page opens for the security admin (it needed student.view before).
+    client.force_login(admin)
+    response = client.get("/warnings/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "单个账号短时间内大量查阅学生信息" in page and "账号 watched" in page
+    assert "变动环节超期" not in page
