@@ -30,14 +30,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.report import Section
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 OUT_DIR = BASE_DIR / "bench" / "out"
 DOCS = BASE_DIR / "docs" / "benchmarks.md"
 PG_SERVER = os.environ.get("XUEJI_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 PG_DATABASE = "xueji_bench_fuzz"
-SECTION_START = "<!-- api-fuzz:start -->"
-SECTION_END = "<!-- api-fuzz:end -->"
-DATA_MARK = "<!-- api-fuzz-data "
+SECTION = Section("api-fuzz", lambda entry: entry["database"])
+SECTION_START, SECTION_END = SECTION.start, SECTION.end
 EXCLUDED = frozenset({("POST", "/api/accounts/tokens/{token_id}/revoke")})
 ACCEPTED_FOR_VALID_DATA = ["2xx", "400", "401", "403", "404", "409", "413", "422", "429"]
 
@@ -314,29 +315,13 @@ def render_section(entries: list[dict]) -> str:
     if failures:
         lines += ["", "First failures of the latest runs:", ""]
         lines += [f"- `{f}`" for f in failures[:20]]
-    payload = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
-    lines += ["", f"{DATA_MARK}{payload} -->", SECTION_END]
+    lines += ["", SECTION.data_line(entries), SECTION_END]
     return "\n".join(lines) + "\n"
 
 
 def update_docs(new_entries: list[dict], path: Path = DOCS) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    kept: dict[str, dict] = {}
-    start = text.find(DATA_MARK)
-    if start >= 0:
-        end = text.find(" -->", start)
-        for entry in json.loads(text[start + len(DATA_MARK) : end]):
-            kept[entry["database"]] = entry
-    for entry in new_entries:
-        kept[entry["database"]] = entry
-    section = render_section(list(kept.values()))
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    """Replace this benchmark's section in docs/benchmarks.md; other sections stay."""
+    SECTION.update(new_entries, render_section, path)
 
 
 def main(argv: list[str] | None = None) -> int:

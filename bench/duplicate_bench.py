@@ -43,11 +43,11 @@ from typing import Any
 import pyarrow as pa
 
 from bench.import_bench import BASE_DIR, DOCS, OUT_DIR, _say, machine
+from bench.report import Section
 
 SQLITE_DIR = OUT_DIR / "duplicate-sqlite"
-SECTION_START = "<!-- duplicate-benchmark:start -->"
-SECTION_END = "<!-- duplicate-benchmark:end -->"
-DATA_MARK = "<!-- duplicate-benchmark-data "
+SECTION = Section("duplicate-benchmark", lambda entry: entry["records"])
+SECTION_START, SECTION_END = SECTION.start, SECTION.end
 PROVINCES = ("11", "31", "32", "33", "37", "41", "44", "51", "53", "65")
 TARGET_RECALL = 0.99
 TARGET_PRECISION = 0.99
@@ -886,8 +886,7 @@ def render_section(entries: list[dict]) -> str:
             f"{e['load_seconds']:.0f} s · load average {'/'.join(str(v) for v in e['load_average'])} "
             f"(before/after) · targets {_met(e)}."
         )
-    payload = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
-    lines += ["", f"{DATA_MARK}{payload} -->", SECTION_END]
+    lines += ["", SECTION.data_line(entries), SECTION_END]
     return "\n".join(lines) + "\n"
 
 
@@ -897,30 +896,12 @@ def _fp(figures: dict) -> str:
 
 
 def read_entries(text: str) -> list[dict]:
-    start = text.find(DATA_MARK)
-    if start < 0:
-        return []
-    end = text.find(" -->", start)
-    try:
-        return json.loads(text[start + len(DATA_MARK) : end])
-    except ValueError:
-        return []
+    return SECTION.read_entries(text)
 
 
 def update_docs(new_entries: list[dict], path: Path = DOCS) -> None:
     """Replace this benchmark's section in docs/benchmarks.md; other sections stay."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    kept = {e["records"]: e for e in read_entries(text)}
-    for entry in new_entries:
-        kept[entry["records"]] = entry
-    section = render_section(list(kept.values()))
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    SECTION.update(new_entries, render_section, path)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -34,7 +34,6 @@ import gc
 import hashlib
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -44,6 +43,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.report import Section, machine
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 OUT_DIR = BASE_DIR / "bench" / "out"
 DOCS = BASE_DIR / "docs" / "benchmarks.md"
@@ -51,9 +52,7 @@ PG_SERVER = os.environ.get("XUEJI_BENCH_PG_URL", "postgresql://postgres@127.0.0.
 # XUEJI_BENCH_PG_DATABASE: another database name, so two runs on one server do not collide.
 PG_DATABASE = os.environ.get("XUEJI_BENCH_PG_DATABASE", "xueji_bench")
 PROVINCES = ("11", "31", "32", "33", "37", "41", "44", "51", "53", "65")
-SECTION_START = "<!-- import-benchmark:start -->"
-SECTION_END = "<!-- import-benchmark:end -->"
-DATA_MARK = "<!-- import-benchmark-data "
+SECTION_START, SECTION_END = "<!-- import-benchmark:start -->", "<!-- import-benchmark:end -->"
 
 
 @dataclass
@@ -662,30 +661,6 @@ def run_database(target: Target, sizes: Sizes, *, fresh: bool, source: Path = BA
     return {"target": target.name, **registry, **measured}
 
 
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f"{kib / 1024 / 1024:.0f} GB"
-    except (OSError, ValueError, IndexError):
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory": memory,
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-    }
-
-
 # -- the report ------------------------------------------------------------------------------
 
 
@@ -696,6 +671,9 @@ def _fmt(value: float) -> str:
 def _row_key(entry: dict) -> str:
     key = f"{entry['target']}:{entry['rows']}:{entry['registry']}"
     return f"{key}:{entry['code']}" if entry.get("code") else key
+
+
+SECTION = Section("import-benchmark", _row_key)
 
 
 def render_section(entries: list[dict]) -> str:
@@ -755,42 +733,17 @@ def render_section(entries: list[dict]) -> str:
             f"{e.get('cleaning_workers', 0)} cleaning worker(s) · load average "
             f"{'/'.join(str(v) for v in e.get('load_average', []))} (before/after).{target}"
         )
-    payload = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
-    lines += ["", f"{DATA_MARK}{payload} -->", SECTION_END]
+    lines += ["", SECTION.data_line(entries), SECTION_END]
     return "\n".join(lines) + "\n"
 
 
 def read_entries(text: str) -> list[dict]:
-    start = text.find(DATA_MARK)
-    if start < 0:
-        return []
-    end = text.find(" -->", start)
-    try:
-        return json.loads(text[start + len(DATA_MARK) : end])
-    except ValueError:
-        return []
+    return SECTION.read_entries(text)
 
 
 def update_docs(new_entries: list[dict], path: Path = DOCS) -> None:
     """Replace this benchmark's section in docs/benchmarks.md; other sections stay."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    kept = {_row_key(e): e for e in read_entries(text)}
-    for entry in new_entries:
-        kept[_row_key(entry)] = entry
-    section = render_section(list(kept.values()))
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        if not text:
-            text = (
-                "# Benchmarks\n\nWritten by `python -m bench.run_all` (`make bench`); each "
-                "section is replaced by its benchmark, the rest of this file is left alone.\n\n"
-            )
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    SECTION.update(new_entries, render_section, path)
 
 
 def summary(entry: dict) -> str:

@@ -28,11 +28,14 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.report import Section
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 OUT_DIR = BASE_DIR / "bench" / "out" / "import-memory"
 DOCS = BASE_DIR / "docs" / "benchmarks.md"
-SECTION_START = "<!-- import-memory:start -->"
-SECTION_END = "<!-- import-memory:end -->"
+# One entry, the latest run: the section keeps no data line.
+SECTION = Section("import-memory", lambda entry: "latest")
+SECTION_START, SECTION_END = SECTION.start, SECTION.end
 GOAL_MB = 300
 BYTES_PER_ROW = 180  # an all-text student row in a zipped xlsx (measured: 17.8 MB / 100k)
 
@@ -278,15 +281,8 @@ def render(entry: dict) -> str:
 
 
 def update_docs(entry: dict, path: Path = DOCS) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    section = render(entry)
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    """Replace this benchmark's section in docs/benchmarks.md; other sections stay."""
+    SECTION.update([entry], lambda entries: render(entries[-1]), path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,6 +108,7 @@ class Section:
             text = head + section + ("\n" + tail if tail else "")
         else:
             text = (text.rstrip("\n") + "\n\n" if text else HEADING) + section
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
 
 
