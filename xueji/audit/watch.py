@@ -114,6 +114,34 @@ class Finding:
     message: str
     detail: dict = field(default_factory=dict)
 
+    @classmethod
+    def about_account(
+        cls,
+        rule: str,
+        user: User,
+        start: datetime,
+        end: datetime,
+        *,
+        count: int,
+        threshold: int,
+        message: str,
+        **detail: Any,
+    ) -> "Finding":
+        """A finding about one account: raised to its unit, the detail naming it first."""
+        assert user.unit is not None
+        return cls(
+            rule=rule,
+            unit=user.unit,
+            subject_type=ObjectType.USER,
+            subject_key=str(user.pk),
+            window_start=start,
+            window_end=end,
+            count=count,
+            threshold=threshold,
+            message=message,
+            detail={"account_id": user.pk, "username": user.username, **detail},
+        )
+
     @property
     def subject_id(self) -> str:
         # The window is part of the subject: one warning per subject and window, ever.
@@ -192,22 +220,16 @@ def _account_rule(
                 if group["n"] < rule.threshold:
                     continue
                 findings.append(
-                    Finding(
-                        rule=code,
-                        unit=user.unit,
-                        subject_type=ObjectType.USER,
-                        subject_key=str(user.pk),
-                        window_start=start,
-                        window_end=end,
+                    Finding.about_account(
+                        code,
+                        user,
+                        start,
+                        end,
                         count=group["n"],
                         threshold=rule.threshold,
                         message=message(user, group["n"], start, end),
-                        detail={
-                            "account_id": user.pk,
-                            "username": user.username,
-                            "first_at": group["first"].isoformat(),
-                            "last_at": group["last"].isoformat(),
-                        },
+                        first_at=group["first"].isoformat(),
+                        last_at=group["last"].isoformat(),
                     )
                 )
     return findings
@@ -358,24 +380,18 @@ def _off_hours(rules: RulesInForce, since: datetime, until: datetime) -> list[Fi
                     continue
                 assert user.unit is not None
                 findings.append(
-                    Finding(
-                        rule=code,
-                        unit=user.unit,
-                        subject_type=ObjectType.USER,
-                        subject_key=str(user.pk),
-                        window_start=start,
-                        window_end=end,
+                    Finding.about_account(
+                        code,
+                        user,
+                        start,
+                        end,
                         count=n,
                         threshold=rule.threshold,
                         message=(
                             f"账号 {user.username} 在非工作时间查阅或登录 {n} 次"
                             f"（{_window_text(start, end)}）"
                         ),
-                        detail={
-                            "account_id": user.pk,
-                            "username": user.username,
-                            "hours": hours_off[user_id][:24],
-                        },
+                        hours=hours_off[user_id][:24],
                     )
                 )
     return findings
@@ -524,23 +540,17 @@ def _signin_account_rule(
                     }
                 )
                 findings.append(
-                    Finding(
-                        rule=code,
-                        unit=user.unit,
-                        subject_type=ObjectType.USER,
-                        subject_key=str(user.pk),
-                        window_start=start,
-                        window_end=end,
+                    Finding.about_account(
+                        code,
+                        user,
+                        start,
+                        end,
                         count=group["n"],
                         threshold=rule.threshold,
                         message=message(user, group["n"], start, end),
-                        detail={
-                            "account_id": user.pk,
-                            "username": user.username,
-                            "addresses": addresses,
-                            "first_at": group["first"].isoformat(),
-                            "last_at": group["last"].isoformat(),
-                        },
+                        addresses=addresses,
+                        first_at=group["first"].isoformat(),
+                        last_at=group["last"].isoformat(),
                     )
                 )
     return findings
@@ -675,25 +685,19 @@ def _new_network(rules: RulesInForce, since: datetime, until: datetime) -> list[
                 if not rule.enabled or rule.window_minutes != minutes or n < rule.threshold:
                     continue
                 findings.append(
-                    Finding(
-                        rule=code,
-                        unit=user.unit,
-                        subject_type=ObjectType.USER,
-                        subject_key=str(user.pk),
-                        window_start=start,
-                        window_end=end,
+                    Finding.about_account(
+                        code,
+                        user,
+                        start,
+                        end,
                         count=n,
                         threshold=rule.threshold,
                         message=(
                             f"账号 {user.username} 在 {_window_text(start, end)} 从未使用过的网络"
                             f" {'、'.join(sorted(nets))} 登录"
                         ),
-                        detail={
-                            "account_id": user.pk,
-                            "username": user.username,
-                            "networks": sorted(nets),
-                            "known_networks": sorted(known[user_id])[:10],
-                        },
+                        networks=sorted(nets),
+                        known_networks=sorted(known[user_id])[:10],
                     )
                 )
     return findings
