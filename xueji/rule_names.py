@@ -89,6 +89,20 @@ WARNING_KINDS: dict[str, Promise] = {
     "change.step_overdue": _("变动环节逾期未办理"),
     "calendar.missing": _("工作日历缺失"),
     "campaign.overdue": _("学籍核准逾期未签报"),
+    # security warnings (xueji/audit/watch.py): the titles of xueji.audit.warnings.WarningKind
+    "security.bulk_reads": _("单个账号短时间内大量查阅学生信息"),
+    "security.exports": _("单个账号大量导出学生信息"),
+    "security.off_hours": _("非工作时间查阅或登录"),
+    "security.new_network": _("账号从未使用过的网络登录"),
+    "security.failed_signins_account": _("同一账号登录连续失败"),
+    "security.failed_signins_address": _("同一地址登录连续失败"),
+    "security.blocked_account_attempts": _("尝试登录封存、停用或锁定的账号"),
+    "security.scope_probing": _("试探辖区外学生信息"),
+    "security.mass_changes": _("同一学校大量学籍变动"),
+    "security.duplicate_search": _("以查重代替查询"),
+    "security.token_refusals": _("API 令牌多次被拒绝"),
+    "security.audit_verify_failed": _("审计链校验失败"),
+    "security.read_limit": _("超过每日查阅或导出上限"),
 }
 
 # LoginAttempt.reason (xueji.accounts.authentication.Reason and the second factor's)

@@ -27,7 +27,7 @@ from xueji.accounts.models import LoginAttempt, Unit, User
 from .events import AuditAction, ObjectType
 from .models import AuditEvent, EarlyWarning, WarningRuleSet, WarningWatermark
 from .services import audit_record
-from .warnings import warning_raise
+from .warnings import SECURITY_PREFIX, warning_raise
 from .watch_rules import (
     WatchRule,
     WatchRuleConfig,
@@ -718,10 +718,14 @@ EVALUATORS: dict[str, Callable[[RulesInForce, datetime, datetime], list[Finding]
     WatchRule.AUDIT_VERIFY_FAILED: _audit_verify_failed,
 }
 
+# The warning kinds this module raises (its `kind` is built from the rule, so a reader of the
+# source cannot resolve it): the rules evaluated here and the reading limit.
+RAISED_KINDS = frozenset(f"{SECURITY_PREFIX}{rule.value}" for rule in WatchRule)
+
 
 def finding_raise(finding: Finding, *, now: datetime) -> bool:
     """Raise the finding's warning unless it was raised before (open or resolved)."""
-    kind = f"security.{finding.rule}"
+    kind = f"{SECURITY_PREFIX}{finding.rule}"
     if EarlyWarning.objects.filter(
         kind=kind, subject_type=finding.subject_type, subject_id=finding.subject_id
     ).exists():
