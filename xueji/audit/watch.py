@@ -78,6 +78,12 @@ class RulesInForce:
     def rule(self, code: str, province: str) -> WatchRuleConfig:
         return self.for_province(province)[code]
 
+    def fires(self, code: str, province: str, *, minutes: int, count: int) -> bool:
+        """Whether ``count`` in a window of ``minutes`` raises the rule in force for the
+        province: enabled, that window size, at or above its threshold."""
+        rule = self.rule(code, province)
+        return rule.enabled and rule.window_minutes == minutes and count >= rule.threshold
+
     def variants(self, code: str) -> dict[int, int]:
         """Window size → the lowest threshold any layer gives it (enabled layers only): the
         queries' ``HAVING``; each group is then checked against its own province."""
@@ -214,11 +220,10 @@ def _account_rule(
                 user = users.get(group["actor_id"])
                 if user is None or user.unit is None:
                     continue
-                rule = rules.rule(code, province_of(user.unit))
-                if not rule.enabled or rule.window_minutes != minutes:
+                province = province_of(user.unit)
+                if not rules.fires(code, province, minutes=minutes, count=group["n"]):
                     continue
-                if group["n"] < rule.threshold:
-                    continue
+                rule = rules.rule(code, province)
                 findings.append(
                     Finding.about_account(
                         code,
@@ -375,9 +380,10 @@ def _off_hours(rules: RulesInForce, since: datetime, until: datetime) -> list[Fi
                     hours_off[user.pk].append(f"{local:%m-%d %H}时")
             for user_id, n in totals.items():
                 user = users[user_id]
-                rule = rules.rule(code, province_of(user.unit))
-                if not rule.enabled or rule.window_minutes != minutes or n < rule.threshold:
+                province = province_of(user.unit)
+                if not rules.fires(code, province, minutes=minutes, count=n):
                     continue
+                rule = rules.rule(code, province)
                 assert user.unit is not None
                 findings.append(
                     Finding.about_account(
@@ -424,13 +430,9 @@ def _mass_changes(rules: RulesInForce, since: datetime, until: datetime) -> list
                 unit = getattr(school, "unit", None) if school is not None else None
                 if school is None or unit is None:
                     continue
-                rule = rules.rule(code, province_of(unit))
-                if (
-                    not rule.enabled
-                    or rule.window_minutes != minutes
-                    or group["n"] < rule.threshold
-                ):
+                if not rules.fires(code, province_of(unit), minutes=minutes, count=group["n"]):
                     continue
+                rule = rules.rule(code, province_of(unit))
                 findings.append(
                     Finding(
                         rule=code,
@@ -523,13 +525,10 @@ def _signin_account_rule(
                 user = users.get(group["user_id"])
                 if user is None or user.unit is None:
                     continue
-                rule = rules.rule(code, province_of(user.unit))
-                if (
-                    not rule.enabled
-                    or rule.window_minutes != minutes
-                    or group["n"] < rule.threshold
-                ):
+                province = province_of(user.unit)
+                if not rules.fires(code, province, minutes=minutes, count=group["n"]):
                     continue
+                rule = rules.rule(code, province)
                 addresses = sorted(
                     {
                         ip
@@ -680,10 +679,11 @@ def _new_network(rules: RulesInForce, since: datetime, until: datetime) -> list[
                 user = users.get(user_id)
                 if user is None or user.unit is None:
                     continue
-                rule = rules.rule(code, province_of(user.unit))
+                province = province_of(user.unit)
                 n = sum(nets.values())
-                if not rule.enabled or rule.window_minutes != minutes or n < rule.threshold:
+                if not rules.fires(code, province, minutes=minutes, count=n):
                     continue
+                rule = rules.rule(code, province)
                 findings.append(
                     Finding.about_account(
                         code,
